@@ -1,0 +1,92 @@
+/* aairt.h - the boundary between code aaic generates and libaairt.
+ *
+ * A compiled model object exports one constant descriptor, `aai_model`
+ * (type AairtModel). It names the model's entry points, which all take one
+ * AairtStepArgs, and carries the model manifest: a JSON document describing
+ * the signature, the parameter table, the arena sizes, the dataset spec and
+ * the train block's defaults (format: docs/manifest.md). The runtime's
+ * main, `info`, the embedding header and the JIT read only this descriptor;
+ * nothing about a model is hard-coded in the runtime.
+ *
+ * Generated entry points never allocate: every buffer comes in through
+ * AairtStepArgs. */
+#ifndef AAIRT_H
+#define AAIRT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AAIRT_ABI_VERSION 1
+
+typedef enum AairtOptimizerKind {
+    AAIRT_OPT_SGD,   /* with optional momentum / nesterov, weight decay */
+    AAIRT_OPT_ADAM,  /* L2 weight decay added to the gradient */
+    AAIRT_OPT_ADAMW, /* decoupled weight decay */
+} AairtOptimizerKind;
+
+/* Optimizer hyper-parameters and state, PyTorch semantics (torch.optim).
+ * The state arrays hold n floats each and are owned by whoever built the
+ * optimizer (the runtime's trainer, or an embedding caller). */
+typedef struct AairtOptimizer {
+    AairtOptimizerKind kind;
+    float lr;            /* current learning rate (schedules change it) */
+    float momentum;      /* SGD */
+    float dampening;     /* SGD */
+    int nesterov;        /* SGD */
+    float beta1, beta2;  /* Adam, AdamW */
+    float eps;           /* Adam, AdamW */
+    float weight_decay;
+    int64_t step;        /* updates applied so far */
+    int64_t n;           /* floats in params/grads/state */
+    float *m;            /* momentum buffer / Adam first moment (n) */
+    float *v;            /* Adam second moment (n); NULL for SGD */
+} AairtOptimizer;
+
+/* Applies one update to all n parameters. Called by generated train_step
+ * after the backward pass; vectorized, never allocates. */
+void aairt_optimizer_step(AairtOptimizer *opt, float *params,
+                          const float *grads, int64_t n);
+
+/* What every generated entry point receives. Unused fields may be NULL. */
+typedef struct AairtStepArgs {
+    float *params;       /* parameter block, manifest "n_param_floats" */
+    float *grads;        /* gradient block, same layout (train_step) */
+    float *arena;        /* scratch: arena_static_floats
+                            + arena_row_floats * batch floats */
+    const float *x;      /* input batch, row-major [batch, ...] */
+    const float *y;      /* labels/targets [batch, label_width]; class
+                            labels as float indices */
+    float *out;          /* model output [batch, ...] (predict, eval) */
+    float *loss;         /* one float: mean loss of the batch (train, eval) */
+    AairtOptimizer *opt; /* train_step */
+    int64_t batch;
+} AairtStepArgs;
+
+typedef void (*AairtEntry)(const AairtStepArgs *args);
+
+/* The descriptor a compiled model exports as `aai_model`. */
+typedef struct AairtModel {
+    uint32_t abi_version;        /* AAIRT_ABI_VERSION */
+    const char *manifest_json;   /* docs/manifest.md */
+    int64_t n_param_floats;
+    int64_t arena_static_floats; /* max over the entry points */
+    int64_t arena_row_floats;    /* max over the entry points, per batch row */
+    AairtEntry predict;          /* forward: x -> out */
+    AairtEntry train_step;       /* forward, loss, backward, update; NULL
+                                    when the file has no train block */
+    AairtEntry eval_step;        /* forward and loss: x, y -> out, loss */
+} AairtModel;
+
+/* The runtime's main: parses argv (train | eval | predict | info) and runs
+ * the model. Returns the process exit code. Generated executables call it
+ * from their main(). */
+int aairt_main(const AairtModel *model, int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
