@@ -10,7 +10,7 @@
  *
  * Lowering (lower.c) builds functions with the ir_build_* helpers, which run
  * the shape rule at once so shape errors point at the source. Passes
- * (passes/*.c) transform functions in place. Everything lives in the
+ * (passes/, one file each) transform functions in place. Everything lives in the
  * module's arena. */
 #ifndef AAI_IR_H
 #define AAI_IR_H
@@ -138,6 +138,7 @@ typedef struct IrFunc {
     int64_t arena_static_floats; /* set by memory planning */
     int64_t arena_row_floats;    /* per batch row */
     int next_id;
+    struct IrModule *module; /* owner: arena and diagnostics for builders */
 } IrFunc;
 
 typedef struct IrModule {
@@ -191,6 +192,26 @@ IrValue *ir_build_binary(IrFunc *f, IrOpKind op, IrValue *a, IrValue *b,
                          SrcLoc loc);
 IrValue *ir_build_matmul(IrFunc *f, IrValue *a, IrValue *b, bool trans_a,
                          bool trans_b, SrcLoc loc);
+/* One-input ops without attributes (SOFTMAX, LOG_SOFTMAX, COPY), and
+ * two/three-input ops without attributes (losses, *_GRAD). */
+IrValue *ir_build1(IrFunc *f, IrOpKind op, IrValue *x, SrcLoc loc);
+IrValue *ir_build2(IrFunc *f, IrOpKind op, IrValue *a, IrValue *b, SrcLoc loc);
+IrValue *ir_build3(IrFunc *f, IrOpKind op, IrValue *a, IrValue *b, IrValue *c,
+                   SrcLoc loc);
+/* SUM or MEAN over the axes in `axes_mask` (bit k = axis k; 0 = all axes). */
+IrValue *ir_build_reduce(IrFunc *f, IrOpKind op, IrValue *x, uint32_t axes_mask,
+                         bool keepdims, SrcLoc loc);
+/* RESHAPE, BROADCAST or SUM_TO to `shape`. */
+IrValue *ir_build_to_shape(IrFunc *f, IrOpKind op, IrValue *x, IrShape shape,
+                           SrcLoc loc);
+/* Rewrites every use of `from` (inputs, output, loss, param_grads) to `to`. */
+void ir_replace_uses(IrFunc *f, IrValue *from, IrValue *to);
+/* Recounts IrValue.n_uses over live values and the function's roots. */
+void ir_count_uses(IrFunc *f);
+/* The value whose memory a view (IR_STORE_VIEW chain) refers to. */
+IrValue *ir_value_root(IrValue *v);
+/* True when the unary fn reads attr.f[0] (leaky_relu slope, elu alpha). */
+bool ir_unary_has_alpha(IrUnaryFn fn);
 
 /* The shape rule of v->op applied to v's inputs and attributes; sets
  * v->shape and v->dtype. Reports at v->loc and returns false on mismatch. */

@@ -15,6 +15,11 @@
 
 typedef struct AstExpr AstExpr;
 
+/* The parser rejects expressions nested deeper than this (parentheses,
+ * operators and calls all count), so later stages may recurse on the tree
+ * without guarding their stack. */
+#define AST_MAX_EXPR_DEPTH 256
+
 typedef enum AstExprKind {
     AST_EXPR_NUMBER, /* 3, 0.01, 1e-3: `number`, `is_int` */
     AST_EXPR_STRING, /* "data/iris.csv": `string` (escapes resolved) */
@@ -45,6 +50,7 @@ typedef struct AstExprList {
 struct AstExpr {
     AstExprKind kind;
     SrcLoc loc;
+    uint32_t depth; /* height of this subtree, 1 for a leaf (parser-set) */
     union {
         struct {
             double value;

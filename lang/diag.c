@@ -50,8 +50,10 @@ void diag_print_human(FILE *out, DiagLevel level, const char *path, SrcLoc loc,
     if (!source_line)
         return;
     fprintf(out, "%5u | %s\n      | ", loc.line, source_line);
+    /* the quoted line may be cut short (long lines): only read inside it */
+    size_t shown = strlen(source_line);
     for (uint32_t i = 1; i < loc.col; i++)
-        fputc(source_line[i - 1] == '\t' ? '\t' : ' ', out);
+        fputc(i - 1 < shown && source_line[i - 1] == '\t' ? '\t' : ' ', out);
     fputc('^', out);
     for (uint32_t i = 1; i < loc.len; i++)
         fputc('~', out);

@@ -72,4 +72,25 @@ void aairt_transforms_apply(const AairtTransforms *t, float *rows, int64_t n,
 void aairt_transforms_invert(const AairtTransforms *t, float *rows, int64_t n,
                              int64_t width);
 
+/* Builds unfitted transforms for rows of `width` floats from a spec
+ * "transforms" array (NULL or empty: identity). `what` ("features" or
+ * "label") prefixes messages; `classes` is accepted only for the label.
+ * Returns 0 with *out (caller frees), or -1 with err. */
+int aairt_transforms_from_spec(const cJSON *spec, int64_t width, const char *what,
+                               AairtTransforms **out, AairtError *err);
+/* Fits the steps in order on `rows` (each fitted step sees the output of
+ * the steps before it) while applying them to `rows`, then applies the
+ * whole fitted chain to `other` (the test rows; may be NULL). Zero spread
+ * (std or max-min) is replaced by 1. Returns 0, or -1 when out of memory. */
+int aairt_transforms_fit_apply(AairtTransforms *t, float *rows, int64_t n, float *other,
+                               int64_t n_other, AairtError *err);
+/* Row width the transforms were built for. */
+int64_t aairt_transforms_width(const AairtTransforms *t);
+/* n of a `classes` step, or 0 when there is none. */
+int64_t aairt_transforms_n_classes(const AairtTransforms *t);
+/* Number of steps, and step i's fitted statistics (kind 0 for steps with
+ * nothing fitted). For tests and `info`. */
+size_t aairt_transforms_n_steps(const AairtTransforms *t);
+const AairtFitted *aairt_transforms_fitted(const AairtTransforms *t, size_t i);
+
 #endif

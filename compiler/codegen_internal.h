@@ -1,0 +1,27 @@
+/* codegen_internal.h - state shared by codegen_llvm.c (module, entries,
+ * descriptor) and codegen_ops.c (one kernel per IR op). Not a public
+ * header: only the two codegen files include it. */
+#ifndef AAI_CODEGEN_INTERNAL_H
+#define AAI_CODEGEN_INTERNAL_H
+
+#include "codegen_llvm.h"
+
+typedef struct CgCtx {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;      /* positioned in the entry function */
+    LLVMTypeRef f32, f64, i1, i32, i64, ptr, void_t;
+    const IrModule *m;
+    const IrFunc *f;       /* the function being emitted */
+    const char *prefix;
+    LLVMValueRef batch;    /* i64, loaded from args */
+    LLVMValueRef *ptrs;    /* by value id: where the value lives (NULL: immediate) */
+    LLVMValueRef opt, params, grads;
+} CgCtx;
+
+/* Emits value v of c->f: a call to a generated kernel (or to cblas_sgemm)
+ * at the entry builder's position. c->ptrs holds the storage of v and its
+ * inputs. */
+void cg_emit_value(CgCtx *c, const IrValue *v);
+
+#endif

@@ -1,0 +1,344 @@
+/* codegen_llvm.c - the LLVM module: entry points, descriptor, output.
+ *
+ * For each IrFunc, one external function `void <prefix>_<entry>(ptr args)`
+ * loads the AairtStepArgs fields, computes where every live value lives
+ * (from the memory plan), and emits the values in schedule order
+ * (codegen_ops.c: one internal kernel function per op, with noalias
+ * pointers, inlined by the optimizer). A train entry ends by calling
+ * aairt_optimizer_step. The module also defines the AairtModel descriptor.
+ * Output is deterministic: fixed module identifier, no paths or times. */
+#include "codegen_llvm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "aairt.h"
+#include "codegen_internal.h"
+
+static char *dup_str(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+/* CgOptions.opt_level to 0..3. */
+static int level_of(int opt_level) {
+    return opt_level == 0 ? 3 : opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level;
+}
+
+static void set_err(char **err, const char *what, const char *detail) {
+    if (!err) return;
+    size_t n = strlen(what) + (detail ? strlen(detail) : 0) + 3;
+    *err = malloc(n);
+    if (*err) snprintf(*err, n, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+}
+
+void cg_init_targets(void) {
+    LLVMInitializeAllTargetInfos();
+    LLVMInitializeAllTargets();
+    LLVMInitializeAllTargetMCs();
+    LLVMInitializeAllAsmPrinters();
+    LLVMInitializeAllAsmParsers();
+}
+
+LLVMTargetMachineRef cg_target_machine_new(const CgOptions *o, char **err) {
+    cg_init_targets();
+    char *host = NULL, *cpu = NULL, *feat = NULL;
+    const char *triple = o && o->triple ? o->triple : NULL;
+    if (!triple) {
+        host = LLVMGetDefaultTargetTriple();
+        triple = host;
+    }
+    bool is_host = !(o && o->triple);
+    if (o && o->cpu) cpu = dup_str(o->cpu);
+    else if (is_host) {
+        char *h = LLVMGetHostCPUName();
+        cpu = dup_str(h);
+        LLVMDisposeMessage(h);
+    } else cpu = dup_str("generic");
+    if (o && o->features) feat = dup_str(o->features);
+    else if (is_host && !(o && o->cpu)) {
+        char *h = LLVMGetHostCPUFeatures();
+        feat = dup_str(h);
+        LLVMDisposeMessage(h);
+    } else feat = dup_str("");
+    LLVMTargetRef target = NULL;
+    char *msg = NULL;
+    LLVMTargetMachineRef tm = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+        set_err(err, "unknown target triple", msg);
+        LLVMDisposeMessage(msg);
+    } else {
+        int lvl = level_of(o ? o->opt_level : 0);
+        LLVMCodeGenOptLevel cl = lvl <= 0 ? LLVMCodeGenLevelNone
+                               : lvl == 1 ? LLVMCodeGenLevelLess
+                               : lvl == 2 ? LLVMCodeGenLevelDefault
+                                          : LLVMCodeGenLevelAggressive;
+        tm = LLVMCreateTargetMachine(target, triple, cpu, feat, cl, LLVMRelocPIC,
+                                     LLVMCodeModelDefault);
+        if (!tm) set_err(err, "cannot create a target machine for", triple);
+    }
+    if (host) LLVMDisposeMessage(host);
+    free(cpu);
+    free(feat);
+    return tm;
+}
+
+/* ---- entry functions --------------------------------------------------- */
+
+enum { ARG_PARAMS, ARG_GRADS, ARG_ARENA, ARG_X, ARG_Y, ARG_OUT, ARG_LOSS, ARG_OPT, ARG_BATCH, ARG_COUNT };
+
+static LLVMTypeRef args_type(CgCtx *c) {
+    LLVMTypeRef t = LLVMGetTypeByName2(c->ctx, "AairtStepArgs");
+    if (t) return t;
+    LLVMTypeRef fields[ARG_COUNT];
+    for (int i = 0; i < ARG_BATCH; i++) fields[i] = c->ptr;
+    fields[ARG_BATCH] = c->i64;
+    t = LLVMStructCreateNamed(c->ctx, "AairtStepArgs");
+    LLVMStructSetBody(t, fields, ARG_COUNT, 0);
+    return t;
+}
+
+static LLVMValueRef load_arg(CgCtx *c, LLVMValueRef args, int field, const char *name) {
+    LLVMTypeRef at = args_type(c);
+    LLVMValueRef p = LLVMBuildStructGEP2(c->b, at, args, (unsigned)field, "");
+    LLVMValueRef v = LLVMBuildLoad2(c->b, field == ARG_BATCH ? c->i64 : c->ptr, p, name);
+    return v;
+}
+
+static LLVMValueRef gep_f32(CgCtx *c, LLVMValueRef base, LLVMValueRef idx) {
+    return LLVMBuildInBoundsGEP2(c->b, c->f32, base, &idx, 1, "");
+}
+
+static LLVMValueRef i64c(CgCtx *c, int64_t v) {
+    return LLVMConstInt(c->i64, (unsigned long long)v, 1);
+}
+
+static void add_fn_attr(CgCtx *c, LLVMValueRef fn, const char *name) {
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, kind, 0));
+}
+
+static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_%s", c->prefix, f->name);
+    LLVMTypeRef fty = LLVMFunctionType(c->void_t, &c->ptr, 1, 0);
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
+    add_fn_attr(c, fn, "nounwind");
+    LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, bb);
+    LLVMValueRef args = LLVMGetParam(fn, 0);
+    LLVMSetValueName2(args, "args", 4);
+    c->f = f;
+    c->params = load_arg(c, args, ARG_PARAMS, "params");
+    c->grads = load_arg(c, args, ARG_GRADS, "grads");
+    LLVMValueRef arena = load_arg(c, args, ARG_ARENA, "arena");
+    LLVMValueRef slots[IR_SLOT_COUNT] = {
+        [IR_SLOT_X] = load_arg(c, args, ARG_X, "x"),
+        [IR_SLOT_Y] = load_arg(c, args, ARG_Y, "y"),
+        [IR_SLOT_OUT] = load_arg(c, args, ARG_OUT, "out"),
+        [IR_SLOT_LOSS] = load_arg(c, args, ARG_LOSS, "loss"),
+    };
+    c->opt = load_arg(c, args, ARG_OPT, "opt");
+    c->batch = load_arg(c, args, ARG_BATCH, "batch");
+    LLVMValueRef rows = gep_f32(c, arena, i64c(c, f->arena_static_floats));
+
+    c->ptrs = calloc((size_t)f->next_id + 1, sizeof *c->ptrs);
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        if (v->dead) continue;
+        const IrStorage *s = &v->store;
+        LLVMValueRef p = NULL;
+        switch (s->kind) {
+        case IR_STORE_PARAM: p = gep_f32(c, c->params, i64c(c, s->offset)); break;
+        case IR_STORE_GRAD: p = gep_f32(c, c->grads, i64c(c, s->offset)); break;
+        case IR_STORE_SLOT: p = gep_f32(c, slots[s->slot], i64c(c, s->offset)); break;
+        case IR_STORE_ARENA:
+            if (ir_shape_has_batch(v->shape))
+                p = gep_f32(c, rows, LLVMBuildMul(c->b, i64c(c, s->row_offset), c->batch, ""));
+            else
+                p = gep_f32(c, arena, i64c(c, s->offset));
+            break;
+        case IR_STORE_VIEW: p = c->ptrs[ir_value_root(s->view_of)->id]; break;
+        case IR_STORE_IMMEDIATE:
+        case IR_STORE_UNPLANNED: break;
+        }
+        c->ptrs[v->id] = p;
+    }
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        if (!v->dead) cg_emit_value(c, v);
+    }
+    if (f->optimizer_step) {
+        LLVMTypeRef ps[4] = {c->ptr, c->ptr, c->ptr, c->i64};
+        LLVMTypeRef oty = LLVMFunctionType(c->void_t, ps, 4, 0);
+        LLVMValueRef ofn = LLVMGetNamedFunction(c->mod, "aairt_optimizer_step");
+        if (!ofn) ofn = LLVMAddFunction(c->mod, "aairt_optimizer_step", oty);
+        LLVMValueRef a[4] = {c->opt, c->params, c->grads, i64c(c, c->m->n_param_floats)};
+        LLVMBuildCall2(c->b, oty, ofn, a, 4, "");
+    }
+    LLVMBuildRetVoid(c->b);
+    free(c->ptrs);
+    c->ptrs = NULL;
+    return fn;
+}
+
+/* ---- the descriptor ---------------------------------------------------- */
+
+static void build_descriptor(CgCtx *c, LLVMValueRef entries[IR_ENTRY_COUNT], const char *json) {
+    LLVMTypeRef fields[8] = {c->i32, c->ptr, c->i64, c->i64, c->i64, c->ptr, c->ptr, c->ptr};
+    LLVMTypeRef mt = LLVMStructCreateNamed(c->ctx, "AairtModel");
+    LLVMStructSetBody(mt, fields, 8, 0);
+    size_t jn = strlen(json);
+    LLVMValueRef str = LLVMConstStringInContext2(c->ctx, json, jn, 0);
+    char gname[256];
+    snprintf(gname, sizeof gname, "%s_manifest_json", c->prefix);
+    LLVMValueRef sg = LLVMAddGlobal(c->mod, LLVMTypeOf(str), gname);
+    LLVMSetInitializer(sg, str);
+    LLVMSetGlobalConstant(sg, 1);
+    LLVMSetLinkage(sg, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(sg, LLVMGlobalUnnamedAddr);
+    int64_t stat = 0, row = 0;
+    for (int k = 0; k < IR_ENTRY_COUNT; k++) {
+        const IrFunc *f = c->m->funcs[k];
+        if (!f) continue;
+        if (f->arena_static_floats > stat) stat = f->arena_static_floats;
+        if (f->arena_row_floats > row) row = f->arena_row_floats;
+    }
+    LLVMValueRef null = LLVMConstPointerNull(c->ptr);
+    LLVMValueRef vals[8] = {
+        LLVMConstInt(c->i32, AAIRT_ABI_VERSION, 0),
+        sg,
+        i64c(c, c->m->n_param_floats),
+        i64c(c, stat),
+        i64c(c, row),
+        entries[IR_ENTRY_PREDICT] ? entries[IR_ENTRY_PREDICT] : null,
+        entries[IR_ENTRY_TRAIN] ? entries[IR_ENTRY_TRAIN] : null,
+        entries[IR_ENTRY_EVAL] ? entries[IR_ENTRY_EVAL] : null,
+    };
+    snprintf(gname, sizeof gname, "%s_model", c->prefix);
+    LLVMValueRef g = LLVMAddGlobal(c->mod, mt, gname);
+    LLVMSetInitializer(g, LLVMConstNamedStruct(mt, vals, 8));
+    LLVMSetGlobalConstant(g, 1);
+}
+
+LLVMModuleRef cg_module_build(LLVMContextRef ctx, const IrModule *m, const CgOptions *o,
+                              LLVMTargetMachineRef tm, char **err) {
+    CgCtx c = {0};
+    c.ctx = ctx;
+    c.m = m;
+    c.prefix = o && o->prefix ? o->prefix : "aai";
+    c.mod = LLVMModuleCreateWithNameInContext("aai", ctx);
+    LLVMSetSourceFileName(c.mod, "aai", 3);
+    if (tm) {
+        char *triple = LLVMGetTargetMachineTriple(tm);
+        LLVMSetTarget(c.mod, triple);
+        LLVMDisposeMessage(triple);
+        LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+        LLVMSetModuleDataLayout(c.mod, td);
+        LLVMDisposeTargetData(td);
+    }
+    c.b = LLVMCreateBuilderInContext(ctx);
+    c.f32 = LLVMFloatTypeInContext(ctx);
+    c.f64 = LLVMDoubleTypeInContext(ctx);
+    c.i1 = LLVMInt1TypeInContext(ctx);
+    c.i32 = LLVMInt32TypeInContext(ctx);
+    c.i64 = LLVMInt64TypeInContext(ctx);
+    c.ptr = LLVMPointerTypeInContext(ctx, 0);
+    c.void_t = LLVMVoidTypeInContext(ctx);
+    LLVMValueRef entries[IR_ENTRY_COUNT] = {0};
+    for (int k = 0; k < IR_ENTRY_COUNT; k++)
+        if (m->funcs[k]) entries[k] = build_entry(&c, m->funcs[k]);
+    build_descriptor(&c, entries, o && o->manifest_json ? o->manifest_json : "{}");
+    LLVMDisposeBuilder(c.b);
+    char *msg = NULL;
+    if (LLVMVerifyModule(c.mod, LLVMReturnStatusAction, &msg)) {
+        set_err(err, "internal error: generated LLVM module is invalid", msg);
+        LLVMDisposeMessage(msg);
+        LLVMDisposeModule(c.mod);
+        return NULL;
+    }
+    LLVMDisposeMessage(msg);
+    return c.mod;
+}
+
+bool cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char **err) {
+    char pipeline[32];
+    opt_level = level_of(opt_level);
+    snprintf(pipeline, sizeof pipeline, "default<O%d>", opt_level);
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(po, opt_level >= 2);
+    LLVMPassBuilderOptionsSetSLPVectorization(po, opt_level >= 2);
+    LLVMPassBuilderOptionsSetLoopUnrolling(po, opt_level >= 2);
+    LLVMErrorRef e = LLVMRunPasses(mod, pipeline, tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (e) {
+        char *msg = LLVMGetErrorMessage(e);
+        set_err(err, "LLVM optimization failed", msg);
+        LLVMDisposeErrorMessage(msg);
+        return false;
+    }
+    return true;
+}
+
+bool cg_emit(LLVMModuleRef mod, LLVMTargetMachineRef tm, CgOutputKind kind, const char *path,
+             char **err) {
+    char *msg = NULL;
+    bool to_stdout = strcmp(path, "-") == 0;
+    if (kind == CG_OUT_LLVM_IR) {
+        if (to_stdout) {
+            char *s = LLVMPrintModuleToString(mod);
+            fputs(s, stdout);
+            LLVMDisposeMessage(s);
+            return true;
+        }
+        if (LLVMPrintModuleToFile(mod, path, &msg)) {
+            set_err(err, path, msg);
+            LLVMDisposeMessage(msg);
+            return false;
+        }
+        return true;
+    }
+    LLVMCodeGenFileType ft = kind == CG_OUT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
+    if (to_stdout) {
+        LLVMMemoryBufferRef buf = NULL;
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, ft, &msg, &buf)) {
+            set_err(err, "code generation failed", msg);
+            LLVMDisposeMessage(msg);
+            return false;
+        }
+        fwrite(LLVMGetBufferStart(buf), 1, LLVMGetBufferSize(buf), stdout);
+        LLVMDisposeMemoryBuffer(buf);
+        return true;
+    }
+    char *p = dup_str(path);
+    LLVMBool bad = LLVMTargetMachineEmitToFile(tm, mod, p, ft, &msg);
+    free(p);
+    if (bad) {
+        set_err(err, path, msg);
+        LLVMDisposeMessage(msg);
+        return false;
+    }
+    return true;
+}
+
+bool cg_compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const char *path,
+                char **err) {
+    LLVMTargetMachineRef tm = cg_target_machine_new(o, err);
+    if (!tm) return false;
+    LLVMContextRef ctx = LLVMContextCreate();
+    bool ok = false;
+    LLVMModuleRef mod = cg_module_build(ctx, m, o, tm, err);
+    if (mod) {
+        ok = cg_optimize(mod, tm, o ? o->opt_level : 0, err) && cg_emit(mod, tm, kind, path, err);
+        LLVMDisposeModule(mod);
+    }
+    LLVMContextDispose(ctx);
+    LLVMDisposeTargetMachine(tm);
+    return ok;
+}

@@ -1,0 +1,56 @@
+/* codegen_llvm.h - IR to LLVM: entry functions, the model descriptor, and
+ * object / assembly / textual IR output, through the LLVM C API only.
+ *
+ * Each IrFunc becomes `void <prefix>_<entry>(const AairtStepArgs *)`
+ * (aairt.h); the module also defines `<prefix>_model`, the AairtModel
+ * descriptor. The IR must be memory-planned (pass_memplan). */
+#ifndef AAI_CODEGEN_LLVM_H
+#define AAI_CODEGEN_LLVM_H
+
+#include <stdbool.h>
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "ir.h"
+
+typedef enum CgOutputKind { CG_OUT_OBJ, CG_OUT_ASM, CG_OUT_LLVM_IR } CgOutputKind;
+
+typedef struct CgOptions {
+    const char *prefix;        /* symbol prefix; NULL: "aai" */
+    const char *manifest_json; /* AairtModel.manifest_json; NULL: "{}" */
+    const char *triple;        /* NULL: the host */
+    const char *cpu;           /* NULL: the host CPU for the host triple,
+                                  "generic" otherwise */
+    const char *features;      /* NULL: host features for the host triple */
+    int opt_level;             /* 1..3: default<O{n}>; 0 (unset): 3;
+                                  negative: no optimization */
+} CgOptions;
+
+/* Registers every LLVM target compiled into libLLVM (idempotent). */
+void cg_init_targets(void);
+
+/* A target machine for o's triple/cpu/features (PIC). NULL and *err
+ * (malloc'd) on failure. Dispose with LLVMDisposeTargetMachine. */
+LLVMTargetMachineRef cg_target_machine_new(const CgOptions *o, char **err);
+
+/* Builds and verifies the LLVM module for `m` in `ctx`, with tm's triple
+ * and data layout. Returns NULL and *err (malloc'd) when verification
+ * fails (an internal error). The caller disposes the module. */
+LLVMModuleRef cg_module_build(LLVMContextRef ctx, const IrModule *m, const CgOptions *o,
+                              LLVMTargetMachineRef tm, char **err);
+
+/* Runs the default<O{n}> pipeline, n from opt_level as in CgOptions.
+ * Returns false and *err on error. */
+bool cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char **err);
+
+/* Writes `mod` as `kind` to `path` ("-": stdout). Returns false and *err. */
+bool cg_emit(LLVMModuleRef mod, LLVMTargetMachineRef tm, CgOutputKind kind, const char *path,
+             char **err);
+
+/* The whole back end in one call: target machine, build, verify, optimize,
+ * emit. Owns and frees every LLVM object it creates. */
+bool cg_compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const char *path,
+                char **err);
+
+#endif

@@ -1,0 +1,371 @@
+/* driver.c - aaic: the command line, and the stages run in order.
+ *
+ *   read file -> parse (lang/) -> sema -> lower -> passes -> manifest
+ *             -> codegen (LLVM) -> object -> link (with libaairt)
+ *
+ * Exit codes: 0 ok, 1 user error (diagnostics printed), 2 usage error,
+ * 3 internal error. Only this file prints usage or decides exit codes. */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aai_config.h"
+#include "arena.h"
+#include "ast.h"
+#include "codegen_llvm.h"
+#include "diag.h"
+#include "link.h"
+#include "lower.h"
+#include "manifest.h"
+#include "parse.h"
+#include "pipeline.h"
+#include "sema.h"
+
+enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
+
+typedef enum EmitKind { EMIT_EXE, EMIT_OBJ, EMIT_AST, EMIT_IR, EMIT_LLVM, EMIT_ASM, EMIT_MANIFEST } EmitKind;
+
+typedef struct Options {
+    const char *input;
+    const char *output;
+    EmitKind emit;
+    bool check_only;
+    bool time_passes;
+    const char *dump_after;
+    const char *target;
+    const char *cpu;
+    int opt_level;
+    DiagFormat diag_format;
+} Options;
+
+static const char usage_text[] =
+    "usage: aaic [options] FILE.aai\n"
+    "\n"
+    "Compiles a .aai model file into a standalone executable that trains,\n"
+    "evaluates and predicts (./model train|eval|predict|info).\n"
+    "\n"
+    "options:\n"
+    "  -o FILE                 output file (default: the model name; with\n"
+    "                          --emit=ast|ir|llvm|asm|manifest: stdout)\n"
+    "  -c                      emit an object file instead of an executable\n"
+    "  --check                 parse and type-check only; no output\n"
+    "  --emit=KIND             exe | obj | ast | ir | llvm | asm | manifest\n"
+    "  --dump-after=PASS       print the IR after PASS to stderr ('all' for\n"
+    "                          every pass)\n"
+    "  --time-passes           print the time each stage took to stderr\n"
+    "  --target=TRIPLE         cross-compile (e.g. aarch64-linux-gnu)\n"
+    "  --cpu=NAME              target CPU (default: the host's)\n"
+    "  -O0 -O1 -O2 -O3         LLVM optimization level (default -O3)\n"
+    "  --diagnostics-format=human|json\n"
+    "  -h, --help              this text\n"
+    "  --version               print the version\n"
+    "\n"
+    "exit codes: 0 success, 1 error in the input (diagnostics printed),\n"
+    "            2 bad command line, 3 internal error\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "aaic: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run 'aaic --help' for usage)\n");
+    return EXIT_USAGE;
+}
+
+static bool parse_emit(const char *s, EmitKind *out) {
+    static const struct {
+        const char *name;
+        EmitKind kind;
+    } kinds[] = {{"exe", EMIT_EXE},   {"obj", EMIT_OBJ},   {"ast", EMIT_AST},
+                 {"ir", EMIT_IR},     {"llvm", EMIT_LLVM}, {"asm", EMIT_ASM},
+                 {"manifest", EMIT_MANIFEST}};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        if (strcmp(s, kinds[i].name) == 0) {
+            *out = kinds[i].kind;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Returns -1 when parsing succeeded, else the exit code to use. */
+static int parse_args(int argc, char **argv, Options *o) {
+    *o = (Options){.emit = EMIT_EXE, .opt_level = 3,
+                   .diag_format = DIAG_FORMAT_HUMAN};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("aaic %s (LLVM 19)\n", AAI_VERSION);
+            return EXIT_OK;
+        } else if (strcmp(a, "-o") == 0) {
+            if (++i == argc)
+                return usage_error("%s needs a file name", "-o");
+            o->output = argv[i];
+        } else if (strcmp(a, "-c") == 0) {
+            o->emit = EMIT_OBJ;
+        } else if (strcmp(a, "--check") == 0) {
+            o->check_only = true;
+        } else if (strcmp(a, "--time-passes") == 0) {
+            o->time_passes = true;
+        } else if (strncmp(a, "--emit=", 7) == 0) {
+            if (!parse_emit(a + 7, &o->emit))
+                return usage_error("unknown --emit kind '%s'", a + 7);
+        } else if (strncmp(a, "--dump-after=", 13) == 0) {
+            o->dump_after = a + 13;
+            if (strcmp(o->dump_after, "all") != 0 &&
+                !pipeline_has_pass(o->dump_after))
+                return usage_error("unknown pass '%s' in --dump-after",
+                                   o->dump_after);
+        } else if (strncmp(a, "--target=", 9) == 0) {
+            o->target = a + 9;
+        } else if (strncmp(a, "--cpu=", 6) == 0) {
+            o->cpu = a + 6;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' &&
+                   !a[3]) {
+            o->opt_level = a[2] - '0';
+        } else if (strcmp(a, "--diagnostics-format=json") == 0) {
+            o->diag_format = DIAG_FORMAT_JSON;
+        } else if (strcmp(a, "--diagnostics-format=human") == 0) {
+            o->diag_format = DIAG_FORMAT_HUMAN;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (o->input) {
+            return usage_error("only one input file may be given ('%s')", a);
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input)
+        return usage_error("%s", "no input file");
+    return -1;
+}
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer. */
+static char *read_source(const char *path, char *err, size_t cap) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(err, cap, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t len = 0, size = 4096;
+    char *buf = malloc(size);
+    for (;;) {
+        if (len + 1 == size) {
+            if (size > (64u << 20)) {
+                snprintf(err, cap, "'%s' is larger than 64 MiB", path);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            size *= 2;
+            buf = realloc(buf, size);
+        }
+        size_t n = fread(buf + len, 1, size - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (buf && ferror(f)) {
+        snprintf(err, cap, "cannot read '%s': %s", path, strerror(errno));
+        free(buf);
+        buf = NULL;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+static const char *dir_of(Arena *a, const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ".";
+    if (slash == path)
+        return "/";
+    return arena_strndup(a, path, (size_t)(slash - path));
+}
+
+typedef struct Timer {
+    bool on;
+    struct timespec start;
+} Timer;
+
+static void timer_start(Timer *t) { clock_gettime(CLOCK_MONOTONIC, &t->start); }
+
+static void timer_lap(Timer *t, const char *stage) {
+    if (!t->on)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - t->start.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - t->start.tv_nsec) / 1e6;
+    fprintf(stderr, "aaic: %-10s %8.2f ms\n", stage, ms);
+    t->start = now;
+}
+
+/* Writes text output (--emit=ir etc.) to -o or stdout. */
+static FILE *open_text_output(const Options *o) {
+    if (!o->output || strcmp(o->output, "-") == 0)
+        return stdout;
+    return fopen(o->output, "w");
+}
+
+static int emit_text_ir(const Options *o, const IrModule *m) {
+    FILE *out = open_text_output(o);
+    if (!out) {
+        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output,
+                strerror(errno));
+        return EXIT_USER;
+    }
+    ir_print_module(out, m);
+    if (out != stdout)
+        fclose(out);
+    return EXIT_OK;
+}
+
+static int emit_manifest(const Options *o, const char *manifest) {
+    FILE *out = open_text_output(o);
+    if (!out) {
+        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output,
+                strerror(errno));
+        return EXIT_USER;
+    }
+    fprintf(out, "%s\n", manifest);
+    if (out != stdout)
+        fclose(out);
+    return EXIT_OK;
+}
+
+/* Object into a temporary file, then the link with libaairt. */
+static int emit_executable(const Options *o, const IrModule *m,
+                           const CgOptions *cg, Timer *timer, char **err) {
+    char runtime_dir[PATH_MAX];
+    if (!link_find_runtime(runtime_dir, sizeof runtime_dir)) {
+        fprintf(stderr, "aaic: error: cannot find libaairt.a next to the "
+                        "aaic executable (looked in <bindir>/lib and "
+                        "<bindir>/../lib/aai)\n");
+        return EXIT_INTERNAL;
+    }
+    const char *out = o->output ? o->output : m->name;
+    char obj[PATH_MAX];
+    snprintf(obj, sizeof obj, "%s.%ld.o", out, (long)getpid());
+    int rc = EXIT_OK;
+    if (!cg_compile(m, cg, CG_OUT_OBJ, obj, err)) {
+        rc = EXIT_INTERNAL;
+    } else {
+        timer_lap(timer, "codegen");
+        char link_err[512];
+        if (!link_executable(obj, out, runtime_dir, link_err, sizeof link_err)) {
+            fprintf(stderr, "aaic: error: %s\n", link_err);
+            rc = EXIT_INTERNAL;
+        }
+        timer_lap(timer, "link");
+    }
+    unlink(obj);
+    return rc;
+}
+
+/* Codegen and, for executables, the link. */
+static int emit_code(const Options *o, const IrModule *m, const char *manifest,
+                     Timer *timer) {
+    CgOptions cg = {0};
+    cg.prefix = "aai";
+    cg.manifest_json = manifest;
+    cg.triple = o->target;
+    cg.cpu = o->cpu;
+    cg.opt_level = o->opt_level == 0 ? -1 : o->opt_level;
+    char *err = NULL;
+    int rc = EXIT_OK;
+    if (o->emit == EMIT_LLVM || o->emit == EMIT_ASM) {
+        const char *path = o->output ? o->output : "-";
+        CgOutputKind kind = o->emit == EMIT_LLVM ? CG_OUT_LLVM_IR : CG_OUT_ASM;
+        if (!cg_compile(m, &cg, kind, path, &err))
+            rc = EXIT_INTERNAL;
+    } else if (o->emit == EMIT_OBJ) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s", o->output ? o->output : "");
+        if (!o->output)
+            snprintf(path, sizeof path, "%s.o", m->name);
+        if (!cg_compile(m, &cg, CG_OUT_OBJ, path, &err))
+            rc = EXIT_INTERNAL;
+    } else {
+        rc = emit_executable(o, m, &cg, timer, &err);
+    }
+    timer_lap(timer, "codegen");
+    if (err)
+        fprintf(stderr, "aaic: error: %s\n", err);
+    free(err);
+    return rc;
+}
+
+static int compile(const Options *o, Arena *arena, Diag *diag,
+                   const char *text) {
+    Timer timer = {o->time_passes, {0}};
+    timer_start(&timer);
+    AstFile *file = parse_source(arena, diag, o->input, text);
+    timer_lap(&timer, "parse");
+    if (diag_error_count(diag))
+        return EXIT_USER;
+    if (o->emit == EMIT_AST) {
+        ast_print(stdout, file);
+        return EXIT_OK;
+    }
+    SemaProgram prog;
+    bool ok = sema_check(arena, diag, file, dir_of(arena, o->input), &prog);
+    timer_lap(&timer, "sema");
+    IrModule *m = ok ? lower_program(arena, diag, &prog) : NULL;
+    timer_lap(&timer, "lower");
+    if (!m || diag_error_count(diag)) {
+        sema_program_free(&prog);
+        return EXIT_USER;
+    }
+    PipelineOptions popts = pipeline_options_default();
+    popts.dump_after = o->dump_after;
+    popts.dump = stderr;
+    ok = pipeline_run(m, &popts);
+    timer_lap(&timer, "passes");
+    int rc = EXIT_OK;
+    if (!ok) {
+        rc = diag_error_count(diag) ? EXIT_USER : EXIT_INTERNAL;
+    } else if (o->check_only) {
+        rc = EXIT_OK;
+    } else if (o->emit == EMIT_IR) {
+        rc = emit_text_ir(o, m);
+    } else {
+        char *manifest = manifest_build(m, &prog);
+        if (o->emit == EMIT_MANIFEST)
+            rc = emit_manifest(o, manifest);
+        else
+            rc = emit_code(o, m, manifest, &timer);
+        free(manifest);
+    }
+    sema_program_free(&prog);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    Options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    char err[512];
+    char *text = read_source(o.input, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "aaic: error: %s\n", err);
+        return EXIT_USER;
+    }
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, o.diag_format);
+    rc = compile(&o, &arena, diag, text);
+    diag_free(diag);
+    arena_free(&arena);
+    free(text);
+    return rc;
+}

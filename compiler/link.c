@@ -1,0 +1,108 @@
+/* link.c - run the system linker (see link.h). */
+#include "link.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aai_config.h"
+
+extern char **environ;
+
+bool link_self_dir(char *dir, size_t cap) {
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0)
+        return false;
+    path[n] = '\0';
+    char *slash = strrchr(path, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    return (size_t)snprintf(dir, cap, "%s", path) < cap;
+}
+
+static bool file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool link_find_runtime(char *dir, size_t cap) {
+    char self[PATH_MAX];
+    if (!link_self_dir(self, sizeof self))
+        return false;
+    const char *const candidates[] = {"%s/lib", "%s/../lib/aai",
+                                      "%s/../lib64/aai"};
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+        char probe[PATH_MAX + 32];
+        snprintf(dir, cap, candidates[i], self);
+        snprintf(probe, sizeof probe, "%s/libaairt.a", dir);
+        if (file_exists(probe))
+            return true;
+    }
+    return false;
+}
+
+int link_spawn(char *const argv[]) {
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Splits AAI_LINK_LIBS ("-lopenblas -lyaml ...") into argv entries. */
+static int add_link_libs(char **argv, int argc, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s", AAI_LINK_LIBS);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
+    return argc;
+}
+
+bool link_executable(const char *object, const char *output,
+                     const char *runtime_dir, char *err, size_t err_cap) {
+    char tmp[PATH_MAX], main_lib[PATH_MAX], rt_lib[PATH_MAX], libs[512];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
+    snprintf(main_lib, sizeof main_lib, "%s/libaairt_main.a", runtime_dir);
+    snprintf(rt_lib, sizeof rt_lib, "%s/libaairt.a", runtime_dir);
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)AAI_LINKER_DRIVER;
+    argv[argc++] = (char *)"-o";
+    argv[argc++] = tmp;
+    argv[argc++] = (char *)object;
+    argv[argc++] = main_lib;
+    argv[argc++] = rt_lib;
+    argc = add_link_libs(argv, argc, libs, sizeof libs);
+    argv[argc] = NULL;
+    int status = link_spawn(argv);
+    if (status != 0) {
+        unlink(tmp);
+        if (status < 0)
+            snprintf(err, err_cap, "could not run the linker '%s': %s",
+                     AAI_LINKER_DRIVER, strerror(errno));
+        else
+            snprintf(err, err_cap, "the linker '%s' failed (exit status %d)",
+                     AAI_LINKER_DRIVER, status);
+        return false;
+    }
+    if (rename(tmp, output) != 0) {
+        snprintf(err, err_cap, "cannot write '%s': %s", output,
+                 strerror(errno));
+        unlink(tmp);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,28 @@
+/* link.h - turn a model object into an executable with the system linker.
+ *
+ * aaic finds libaairt relative to its own executable (build tree:
+ * <bindir>/lib; installed: <bindir>/../lib/aai), so it works from the build
+ * directory and after `cmake --install`. The link runs `cc` through
+ * posix_spawn with an argv array (no shell), writes to a temporary file
+ * beside the output and renames it into place. */
+#ifndef AAI_LINK_H
+#define AAI_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Directory holding libaairt.a and libaairt_main.a; false if not found. */
+bool link_find_runtime(char *dir, size_t cap);
+/* Directory of the running aaic executable. */
+bool link_self_dir(char *dir, size_t cap);
+
+/* Links `object` with the runtime into `output`. On failure returns false
+ * and writes a one-line reason into err. */
+bool link_executable(const char *object, const char *output,
+                     const char *runtime_dir, char *err, size_t err_cap);
+
+/* Runs argv[0] with argv (PATH lookup), waits; returns the exit status, or
+ * -1 when it could not start. */
+int link_spawn(char *const argv[]);
+
+#endif

@@ -1,0 +1,23 @@
+/* passes.h - the IR passes, each `void pass_<name>(IrModule *)` in its own
+ * file under passes/. Passes report user errors through m->diag and leave
+ * the module consistent; pipeline.c runs them in order. */
+#ifndef AAI_PASSES_H
+#define AAI_PASSES_H
+
+#include "ir.h"
+
+/* shape.c: re-runs every op's shape rule; reports mismatches. */
+void pass_shape_check(IrModule *m);
+/* autodiff.c: builds the backward graph of the train function (seed
+ * d(loss) = 1, VJP rules in reverse schedule order), sets param_grads for
+ * every parameter and optimizer_step. */
+void pass_autodiff(IrModule *m);
+/* fold.c: folds scalar constant arithmetic; removes x*1, x+0, x-0, x/1. */
+void pass_fold(IrModule *m);
+/* dce.c: marks values that reach no output, loss or gradient dead. */
+void pass_dce(IrModule *m);
+/* memplan.c: gives every live value a storage (arena offsets by liveness,
+ * params, grads, slots, views, immediates); sets the arena sizes. */
+void pass_memplan(IrModule *m);
+
+#endif

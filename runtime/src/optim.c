@@ -1,0 +1,249 @@
+/* optim.c - torch.optim updates (SGD, Adam, AdamW), optimizer construction
+ * from the manifest, and per-epoch learning-rate schedules.
+ *
+ * The update follows PyTorch 1.13's single-tensor code path operation by
+ * operation, in float32, so parity with torch is within rounding: scalars
+ * PyTorch computes in Python doubles (bias corrections, 1 - lr*wd) are
+ * computed in double here too and rounded to float once, as PyTorch does
+ * when it passes them to a float kernel. */
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* SGD: d = g + wd*p; buf = mu*buf + (1-dampening)*d (buf = d on the first
+ * step); d = nesterov ? d + mu*buf : buf; p -= lr*d. */
+static void sgd_step(AairtOptimizer *opt, float *restrict p,
+                     const float *restrict g, int64_t n) {
+    const float lr = opt->lr, wd = opt->weight_decay, mu = opt->momentum;
+    const float neg_lr = -lr;
+    if (mu == 0.0f) {
+        if (wd == 0.0f) {
+            for (int64_t i = 0; i < n; i++) p[i] = p[i] + neg_lr * g[i];
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                float d = g[i] + wd * p[i];
+                p[i] = p[i] + neg_lr * d;
+            }
+        }
+        return;
+    }
+    float *restrict buf = opt->m;
+    const float keep = 1.0f - opt->dampening;
+    const int first = opt->step == 0;
+    const int nesterov = opt->nesterov;
+    for (int64_t i = 0; i < n; i++) {
+        float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        float b = first ? d : buf[i] * mu + keep * d;
+        buf[i] = b;
+        float u = nesterov ? d + mu * b : b;
+        p[i] = p[i] + neg_lr * u;
+    }
+}
+
+/* Adam / AdamW: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
+ * p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps). Adam adds wd*p to g first,
+ * AdamW scales p by (1 - lr*wd) first. */
+/* Vectorizes only with -fno-math-errno (GCC otherwise guards each sqrtf with
+ * an errno branch; the pragma/attribute forms do not help): v >= 0 here, so
+ * the flag changes nothing but speed. */
+static void adam_step(AairtOptimizer *opt, float *restrict p,
+                      const float *restrict g, int64_t n) {
+    const int64_t t = opt->step + 1;
+    const double b1 = (double)opt->beta1, b2 = (double)opt->beta2;
+    const double bc1 = 1.0 - pow(b1, (double)t);
+    const double bc2 = 1.0 - pow(b2, (double)t);
+    const float neg_step_size = (float)(-((double)opt->lr / bc1));
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float beta1 = opt->beta1, beta2 = opt->beta2;
+    const float one_m_b1 = (float)(1.0 - b1), one_m_b2 = (float)(1.0 - b2);
+    const float eps = opt->eps, wd = opt->weight_decay;
+    float *restrict m = opt->m;
+    float *restrict v = opt->v;
+
+    if (opt->kind == AAIRT_OPT_ADAMW && wd != 0.0f) {
+        const float decay = (float)(1.0 - (double)opt->lr * (double)wd);
+        for (int64_t i = 0; i < n; i++) p[i] = p[i] * decay;
+    }
+    const float l2 = opt->kind == AAIRT_OPT_ADAM ? wd : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i] + l2 * p[i];
+        float mi = m[i] * beta1 + one_m_b1 * gi;
+        float vi = v[i] * beta2 + one_m_b2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        p[i] = p[i] + neg_step_size * (mi / denom);
+    }
+}
+
+void aairt_optimizer_step(AairtOptimizer *opt, float *params,
+                          const float *grads, int64_t n) {
+    switch (opt->kind) {
+    case AAIRT_OPT_SGD: sgd_step(opt, params, grads, n); break;
+    case AAIRT_OPT_ADAM:
+    case AAIRT_OPT_ADAMW: adam_step(opt, params, grads, n); break;
+    }
+    opt->step++;
+}
+
+void aairt_optimizer_spec_default(AairtOptimizerSpec *spec,
+                                  AairtOptimizerKind kind) {
+    memset(spec, 0, sizeof *spec);
+    spec->kind = kind;
+    spec->beta1 = 0.9f;
+    spec->beta2 = 0.999f;
+    spec->eps = 1e-8f;
+    switch (kind) {
+    case AAIRT_OPT_SGD: spec->lr = 0.01f; break;
+    case AAIRT_OPT_ADAM: spec->lr = 1e-3f; break;
+    case AAIRT_OPT_ADAMW:
+        spec->lr = 1e-3f;
+        spec->weight_decay = 0.01f;
+        break;
+    }
+}
+
+int aairt_optimizer_kind_parse(const char *name, AairtOptimizerKind *kind) {
+    if (!strcmp(name, "sgd")) *kind = AAIRT_OPT_SGD;
+    else if (!strcmp(name, "adam")) *kind = AAIRT_OPT_ADAM;
+    else if (!strcmp(name, "adamw")) *kind = AAIRT_OPT_ADAMW;
+    else return -1;
+    return 0;
+}
+
+const char *aairt_optimizer_kind_name(AairtOptimizerKind kind) {
+    switch (kind) {
+    case AAIRT_OPT_SGD: return "sgd";
+    case AAIRT_OPT_ADAM: return "adam";
+    case AAIRT_OPT_ADAMW: return "adamw";
+    }
+    return "?";
+}
+
+/* Reads an optional number field; -1 when present with another type. */
+static int json_float(const cJSON *obj, const char *key, float *dst,
+                      const char *where, AairtError *err) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it || cJSON_IsNull(it)) return 0;
+    if (!cJSON_IsNumber(it))
+        return aairt_error_set(err, "%s.%s: expected a number", where, key);
+    *dst = (float)it->valuedouble;
+    return 0;
+}
+
+int aairt_optimizer_spec_from_json(const cJSON *obj, AairtOptimizerSpec *spec,
+                                   AairtError *err) {
+    AairtOptimizerKind kind = AAIRT_OPT_ADAM;
+    if (obj && !cJSON_IsNull(obj)) {
+        if (!cJSON_IsObject(obj))
+            return aairt_error_set(err, "train.optimizer: expected an object");
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+        if (k) {
+            if (!cJSON_IsString(k) || aairt_optimizer_kind_parse(k->valuestring, &kind))
+                return aairt_error_set(err, "train.optimizer.kind: expected "
+                                            "\"sgd\", \"adam\" or \"adamw\"");
+        }
+    }
+    aairt_optimizer_spec_default(spec, kind);
+    if (!obj || cJSON_IsNull(obj)) return 0;
+    const char *w = "train.optimizer";
+    if (json_float(obj, "lr", &spec->lr, w, err) ||
+        json_float(obj, "momentum", &spec->momentum, w, err) ||
+        json_float(obj, "dampening", &spec->dampening, w, err) ||
+        json_float(obj, "beta1", &spec->beta1, w, err) ||
+        json_float(obj, "beta2", &spec->beta2, w, err) ||
+        json_float(obj, "eps", &spec->eps, w, err) ||
+        json_float(obj, "weight_decay", &spec->weight_decay, w, err))
+        return -1;
+    const cJSON *nest = cJSON_GetObjectItemCaseSensitive(obj, "nesterov");
+    if (nest && !cJSON_IsNull(nest)) {
+        if (!cJSON_IsBool(nest))
+            return aairt_error_set(err, "train.optimizer.nesterov: expected a boolean");
+        spec->nesterov = cJSON_IsTrue(nest);
+    }
+    return 0;
+}
+
+int aairt_schedule_kind_parse(const char *name, AairtScheduleKind *kind) {
+    if (!strcmp(name, "constant")) *kind = AAIRT_SCHED_CONSTANT;
+    else if (!strcmp(name, "step")) *kind = AAIRT_SCHED_STEP;
+    else if (!strcmp(name, "cosine")) *kind = AAIRT_SCHED_COSINE;
+    else return -1;
+    return 0;
+}
+
+int aairt_schedule_from_json(const cJSON *obj, AairtSchedule *sched,
+                             AairtError *err) {
+    memset(sched, 0, sizeof *sched);
+    sched->kind = AAIRT_SCHED_CONSTANT;
+    sched->every = 1;
+    sched->gamma = 0.1f;
+    if (!obj || cJSON_IsNull(obj)) return 0;
+    if (!cJSON_IsObject(obj))
+        return aairt_error_set(err, "train.schedule: expected an object");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+    if (k && (!cJSON_IsString(k) || aairt_schedule_kind_parse(k->valuestring, &sched->kind)))
+        return aairt_error_set(err, "train.schedule.kind: expected \"constant\", "
+                                    "\"step\" or \"cosine\"");
+    const cJSON *every = cJSON_GetObjectItemCaseSensitive(obj, "every");
+    if (every && !cJSON_IsNull(every)) {
+        if (!cJSON_IsNumber(every) || every->valuedouble < 1)
+            return aairt_error_set(err, "train.schedule.every: expected a positive integer");
+        sched->every = (int64_t)every->valuedouble;
+    }
+    if (json_float(obj, "gamma", &sched->gamma, "train.schedule", err) ||
+        json_float(obj, "min_lr", &sched->min_lr, "train.schedule", err))
+        return -1;
+    return 0;
+}
+
+int aairt_optimizer_init(AairtOptimizer *opt, const AairtOptimizerSpec *spec,
+                         int64_t n, AairtError *err) {
+    memset(opt, 0, sizeof *opt);
+    opt->kind = spec->kind;
+    opt->lr = spec->lr;
+    opt->momentum = spec->momentum;
+    opt->dampening = spec->dampening;
+    opt->nesterov = spec->nesterov;
+    opt->beta1 = spec->beta1;
+    opt->beta2 = spec->beta2;
+    opt->eps = spec->eps;
+    opt->weight_decay = spec->weight_decay;
+    opt->n = n;
+    size_t count = n > 0 ? (size_t)n : 1;
+    opt->m = calloc(count, sizeof(float));
+    if (spec->kind != AAIRT_OPT_SGD) opt->v = calloc(count, sizeof(float));
+    if (!opt->m || (spec->kind != AAIRT_OPT_SGD && !opt->v)) {
+        aairt_optimizer_free(opt);
+        return aairt_error_set(err, "out of memory for optimizer state (%lld floats)",
+                               (long long)n);
+    }
+    return 0;
+}
+
+void aairt_optimizer_free(AairtOptimizer *opt) {
+    if (!opt) return;
+    free(opt->m);
+    free(opt->v);
+    opt->m = opt->v = NULL;
+}
+
+float aairt_schedule_lr(const AairtSchedule *sched, float base_lr,
+                        int64_t epoch, int64_t epochs) {
+    switch (sched->kind) {
+    case AAIRT_SCHED_CONSTANT: return base_lr;
+    case AAIRT_SCHED_STEP: {
+        int64_t every = sched->every > 0 ? sched->every : 1;
+        return (float)((double)base_lr * pow((double)sched->gamma, (double)(epoch / every)));
+    }
+    case AAIRT_SCHED_COSINE: {
+        if (epochs <= 0) return base_lr;
+        double min = (double)sched->min_lr;
+        double c = cos(3.141592653589793 * (double)epoch / (double)epochs);
+        return (float)(min + ((double)base_lr - min) * (1.0 + c) * 0.5);
+    }
+    }
+    return base_lr;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The generated binary's CLI: info, predict, config overrides, exit codes;
+# aaic's --emit and --check.
+. "$(dirname "$0")/lib.sh"
+aaic=$1
+"$aaic" --check examples/iris.aai
+"$aaic" --emit=ir examples/iris.aai | grep -q "matmul" || fail "--emit=ir shows no matmul"
+"$aaic" --emit=llvm examples/iris.aai | grep -q "cblas_sgemm" || fail "--emit=llvm has no sgemm call"
+"$aaic" examples/iris.aai -o "$work/iris"
+"$work/iris" info | grep -q "hidden.weight" || fail "info lacks the parameter table"
+"$work/iris" --help >/dev/null
+set +e; "$work/iris" frobnicate >/dev/null 2>&1; rc=$?; set -e
+[ "$rc" -eq 2 ] || fail "unknown subcommand exit $rc, expected 2"
+printf 'epochs: 30\nlr: 0.02\n' > "$work/run.yaml"
+"$work/iris" train --quiet --config "$work/run.yaml" --out "$work/w.safetensors" --metrics "$work/m.jsonl"
+[ "$(wc -l < "$work/m.jsonl")" -eq 30 ] || fail "--config epochs: 30 did not give 30 epochs"
+printf 'sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n7.7,3.0,6.1,2.3\n' |
+  "$work/iris" predict --weights "$work/w.safetensors" > "$work/pred.csv"
+cat "$work/pred.csv"
+[ "$(sed -n 2p "$work/pred.csv")" = "0" ] || fail "setosa not predicted as class 0"
+[ "$(sed -n 3p "$work/pred.csv")" = "2" ] || fail "virginica not predicted as class 2"
+echo "ok: cli"

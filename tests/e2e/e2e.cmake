@@ -1,0 +1,29 @@
+# End-to-end tests: compile the examples with aaic, train them on the real
+# data, and check what a user would check (test metrics, determinism, errors).
+set(E2E ${CMAKE_CURRENT_SOURCE_DIR}/e2e)
+
+# aai_add_e2e(NAME EXAMPLE METRIC MIN [train args...])
+function(aai_add_e2e name example metric min)
+  add_test(NAME e2e_${name}
+           COMMAND bash ${E2E}/example.sh $<TARGET_FILE:aaic> ${example} ${metric} ${min} ${ARGN}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(e2e_${name} PROPERTIES TIMEOUT 900)
+endfunction()
+
+aai_add_e2e(iris examples/iris.aai accuracy 0.93)
+aai_add_e2e(breast_cancer examples/breast_cancer.aai accuracy 0.95)
+aai_add_e2e(digits examples/digits.aai accuracy 0.95)
+aai_add_e2e(diabetes examples/diabetes.aai r2 0.40)
+if(EXISTS /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz)
+  aai_add_e2e(fashion_mlp examples/fashion_mlp.aai accuracy 0.86)
+endif()
+
+add_test(NAME e2e_determinism
+         COMMAND bash ${E2E}/determinism.sh $<TARGET_FILE:aaic>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+add_test(NAME e2e_bad_inputs
+         COMMAND bash ${E2E}/bad_inputs.sh $<TARGET_FILE:aaic>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+add_test(NAME e2e_cli
+         COMMAND bash ${E2E}/cli.sh $<TARGET_FILE:aaic>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

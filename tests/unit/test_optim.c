@@ -1,0 +1,164 @@
+/* test_optim.c - optimizer parity with torch.optim and schedules. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture_util.h"
+#include "optim.h"
+
+/* Replays a fixture's three gradients and compares with PyTorch. */
+static void check_fixture(const char *name, AairtOptimizerKind kind) {
+    Fixture *f = fixture_load(name);
+    cr_assert(f, "cannot load fixture %s from %s", name, fixture_dir());
+    FixtureShape sh;
+    const float *param = fixture_tensor(f, "param", &sh);
+    const float *after = fixture_tensor(f, "param_after", NULL);
+    cr_assert(param && after);
+    AairtOptimizerSpec spec;
+    aairt_optimizer_spec_default(&spec, kind);
+    spec.lr = (float)fixture_meta_num(f, "lr", spec.lr);
+    spec.momentum = (float)fixture_meta_num(f, "momentum", 0);
+    spec.dampening = (float)fixture_meta_num(f, "dampening", 0);
+    spec.beta1 = (float)fixture_meta_num(f, "beta1", spec.beta1);
+    spec.beta2 = (float)fixture_meta_num(f, "beta2", spec.beta2);
+    spec.eps = (float)fixture_meta_num(f, "eps", spec.eps);
+    spec.weight_decay = (float)fixture_meta_num(f, "weight_decay", spec.weight_decay);
+    const char *nest = fixture_meta(f, "nesterov");
+    spec.nesterov = nest && (!strcmp(nest, "True") || !strcmp(nest, "true") || !strcmp(nest, "1"));
+    int steps = (int)fixture_meta_num(f, "steps", 3);
+
+    AairtOptimizer opt;
+    AairtError err;
+    cr_assert_eq(aairt_optimizer_init(&opt, &spec, sh.numel, &err), 0);
+    float *p = malloc((size_t)sh.numel * sizeof *p);
+    memcpy(p, param, (size_t)sh.numel * sizeof *p);
+    for (int s = 0; s < steps; s++) {
+        char gname[16];
+        snprintf(gname, sizeof gname, "grad%d", s);
+        const float *g = fixture_tensor(f, gname, NULL);
+        cr_assert(g, "%s lacks %s", name, gname);
+        aairt_optimizer_step(&opt, p, g, sh.numel);
+    }
+    cr_expect_eq(opt.step, steps);
+    cr_expect(fixture_close(p, after, sh.numel, 1e-5, name), "%s differs from PyTorch", name);
+    free(p);
+    aairt_optimizer_free(&opt);
+    fixture_free(f);
+}
+
+Test(optim, sgd_matches_pytorch) { check_fixture("optim_sgd", AAIRT_OPT_SGD); }
+Test(optim, sgd_momentum_matches_pytorch) { check_fixture("optim_sgd_momentum", AAIRT_OPT_SGD); }
+Test(optim, adam_matches_pytorch) { check_fixture("optim_adam", AAIRT_OPT_ADAM); }
+Test(optim, adamw_matches_pytorch) { check_fixture("optim_adamw", AAIRT_OPT_ADAMW); }
+
+/* Double-precision transcription of torch.optim.SGD for the options the
+ * fixtures do not cover (dampening, nesterov, weight decay). */
+static void sgd_reference(double *p, double *buf, const float *g, int n, int t, double lr,
+                          double mu, double damp, int nesterov, double wd) {
+    for (int i = 0; i < n; i++) {
+        double d = g[i] + wd * p[i];
+        buf[i] = t == 0 ? d : mu * buf[i] + (1 - damp) * d;
+        double u = nesterov ? d + mu * buf[i] : buf[i];
+        p[i] -= lr * u;
+    }
+}
+
+Test(optim, sgd_nesterov_dampening_weight_decay) {
+    enum { N = 37 };
+    float p[N], g[N];
+    double pr[N], br[N];
+    for (int i = 0; i < N; i++) pr[i] = p[i] = (float)sin(i * 0.7);
+    AairtOptimizerSpec spec;
+    aairt_optimizer_spec_default(&spec, AAIRT_OPT_SGD);
+    spec.lr = 0.05f;
+    spec.momentum = 0.8f;
+    spec.dampening = 0.25f;
+    spec.nesterov = 1;
+    spec.weight_decay = 0.01f;
+    AairtOptimizer opt;
+    cr_assert_eq(aairt_optimizer_init(&opt, &spec, N, NULL), 0);
+    cr_assert_null(opt.v);
+    for (int t = 0; t < 5; t++) {
+        for (int i = 0; i < N; i++) g[i] = (float)cos(i * 1.3 + t);
+        aairt_optimizer_step(&opt, p, g, N);
+        sgd_reference(pr, br, g, N, t, 0.05, 0.8f, 0.25, 1, 0.01f);
+    }
+    for (int i = 0; i < N; i++) cr_assert_float_eq(p[i], pr[i], 1e-5, "element %d", i);
+    aairt_optimizer_free(&opt);
+}
+
+Test(optim, adam_l2_weight_decay_reference) {
+    enum { N = 19 };
+    float p[N], g[N];
+    double pr[N], m[N] = {0}, v[N] = {0};
+    for (int i = 0; i < N; i++) pr[i] = p[i] = (float)(0.1 * i - 0.9);
+    AairtOptimizerSpec spec;
+    aairt_optimizer_spec_default(&spec, AAIRT_OPT_ADAM);
+    spec.lr = 0.02f;
+    spec.weight_decay = 0.05f;
+    AairtOptimizer opt;
+    cr_assert_eq(aairt_optimizer_init(&opt, &spec, N, NULL), 0);
+    for (int t = 1; t <= 4; t++) {
+        for (int i = 0; i < N; i++) g[i] = (float)sin(i + 0.5 * t);
+        aairt_optimizer_step(&opt, p, g, N);
+        for (int i = 0; i < N; i++) {
+            double gi = g[i] + 0.05f * pr[i];
+            m[i] = 0.9f * m[i] + (1 - 0.9f) * gi;
+            v[i] = 0.999f * v[i] + (1 - 0.999f) * gi * gi;
+            double denom = sqrt(v[i]) / sqrt(1 - pow(0.999f, t)) + 1e-8f;
+            pr[i] -= 0.02f / (1 - pow(0.9f, t)) * m[i] / denom;
+        }
+    }
+    for (int i = 0; i < N; i++) cr_assert_float_eq(p[i], pr[i], 1e-5, "element %d", i);
+    cr_assert_eq(opt.step, 4);
+    aairt_optimizer_free(&opt);
+}
+
+Test(optim, spec_from_json) {
+    cJSON *j = cJSON_Parse("{\"kind\":\"sgd\",\"lr\":0.5,\"momentum\":0.9,\"nesterov\":true}");
+    AairtOptimizerSpec spec;
+    AairtError err;
+    cr_assert_eq(aairt_optimizer_spec_from_json(j, &spec, &err), 0);
+    cr_expect_eq(spec.kind, AAIRT_OPT_SGD);
+    cr_expect_float_eq(spec.lr, 0.5f, 1e-9);
+    cr_expect_float_eq(spec.momentum, 0.9f, 1e-9);
+    cr_expect_eq(spec.nesterov, 1);
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"kind\":\"rmsprop\"}");
+    cr_expect_eq(aairt_optimizer_spec_from_json(j, &spec, &err), -1);
+    cr_expect(strstr(err.msg, "train.optimizer.kind"), "%s", err.msg);
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"kind\":\"adam\",\"lr\":\"fast\"}");
+    cr_expect_eq(aairt_optimizer_spec_from_json(j, &spec, &err), -1);
+    cJSON_Delete(j);
+}
+
+Test(optim, schedules) {
+    AairtSchedule s;
+    cr_assert_eq(aairt_schedule_from_json(NULL, &s, NULL), 0);
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 7, 10), 0.1f, 1e-9);
+
+    cJSON *j = cJSON_Parse("{\"kind\":\"step\",\"every\":3,\"gamma\":0.5}");
+    cr_assert_eq(aairt_schedule_from_json(j, &s, NULL), 0);
+    cJSON_Delete(j);
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 0, 10), 0.1f, 1e-7);
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 2, 10), 0.1f, 1e-7);
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 3, 10), 0.05f, 1e-7);
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 9, 10), 0.0125f, 1e-7);
+
+    j = cJSON_Parse("{\"kind\":\"cosine\",\"min_lr\":0.001}");
+    cr_assert_eq(aairt_schedule_from_json(j, &s, NULL), 0);
+    cJSON_Delete(j);
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 0, 10), 0.1f, 1e-7);
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 5, 10), 0.0505f, 1e-6);
+    /* torch CosineAnnealingLR(T_max=10) at epoch 9 */
+    double want = 0.001 + (0.1 - 0.001) * (1 + cos(M_PI * 9 / 10)) / 2;
+    cr_expect_float_eq(aairt_schedule_lr(&s, 0.1f, 9, 10), want, 1e-6);
+
+    j = cJSON_Parse("{\"kind\":\"warmup\"}");
+    AairtError err;
+    cr_expect_eq(aairt_schedule_from_json(j, &s, &err), -1);
+    cJSON_Delete(j);
+}
