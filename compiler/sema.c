@@ -361,6 +361,7 @@ static cJSON *check_transform(Sema *s, const AstExpr *e, bool label) {
         static const SemaArgSpec spec[] = {{"n", true}};
         const AstExpr *a[1];
         long long n;
+        s->prog->n_classes = -1; /* given, even if its argument is bad */
         if (!bind_callish(s, e, spec, 1, a) ||
             !sema_eval_int(s->diag, a[0], 2, 1 << 24, &n))
             goto fail;
@@ -833,7 +834,8 @@ static cJSON *check_train(Sema *s, const AstItem *tr) {
 
 static const AstItem *find_item(const AstFile *f, AstItemKind kind,
                                 const char *name) {
-    for (size_t i = 0; i < f->n_items; i++)
+    /* The last definition wins; duplicates were reported already. */
+    for (size_t i = f->n_items; i-- > 0;)
         if (f->items[i].kind == kind && f->items[i].name &&
             strcmp(f->items[i].name, name) == 0)
             return &f->items[i];
@@ -936,7 +938,7 @@ bool sema_check(Arena *a, Diag *d, const AstFile *file, const char *source_dir,
                    "the label of dataset '%s'",
                    out->dataset->name);
     if (out->dataset && out->loss != SEMA_LOSS_CROSS_ENTROPY &&
-        out->n_classes > 0)
+        out->loss != SEMA_LOSS_NONE && out->n_classes > 0)
         diag_error(d, out->label_loc,
                    "the label is classes(%d) but the loss is not "
                    "cross_entropy",

@@ -144,7 +144,12 @@ static void vjp_loss(AdCtx *c, IrValue *v, IrValue *g) {
     accumulate(c, a, da, v);
     if (!c->requires[b->id]) return;
     if (v->op == IR_OP_MSE) accumulate(c, b, neg(c, da, v), v);
-    else if (v->op == IR_OP_BCE_LOGITS) not_differentiable(c, v, "bce_with_logits with respect to its target");
+    else if (v->op == IR_OP_BCE_LOGITS) { /* d/dt = -x * dloss / numel */
+        IrAttrs at = {0};
+        at.shape = a->shape;
+        IrValue *scaled = check(c, ir_build(c->f, IR_OP_MEAN_GRAD, &g, 1, &at, v->loc), v);
+        if (scaled) accumulate(c, b, bin(c, IR_OP_MUL, neg(c, a, v), scaled, v), v);
+    }
     /* cross-entropy labels are class indices: no gradient */
 }
 

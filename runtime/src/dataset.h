@@ -42,7 +42,12 @@ typedef struct AairtDataset {
 
 /* Loads the dataset described by `spec` (the manifest's "dataset" object).
  * `train_path` / `test_path` override the source paths when non-NULL (CLI
- * --data). Returns 0, or -1 with err naming the file and row/offset. */
+ * --data). Returns 0, or -1 with err naming the file and row/offset.
+ *
+ * Holdout split: indices 0..n-1 are shuffled with split.seed
+ * (aairt_shuffle_perm, shuffle.h); the LAST round(test * n) of the
+ * shuffled order are the test rows. Both splits keep file order. Class
+ * labels are validated (integers 0..n-1) before the split. */
 int aairt_dataset_load(const cJSON *spec, const char *train_path,
                        const char *test_path, AairtDataset *out,
                        AairtError *err);
@@ -51,7 +56,11 @@ void aairt_dataset_free(AairtDataset *ds);
 /* Loads one split for evaluation/prediction with already-fitted transforms
  * (from a weights file): reads `path` with the spec's source settings,
  * selects the same columns, applies `features`/`label` without refitting.
- * `with_labels` = 0 for predict input (label column may be absent). */
+ * `with_labels` = 0 for predict input (label column may be absent).
+ * `path` NULL: the spec's test_source, else its source (all rows, no
+ * split). Paths: "-" reads CSV from stdin; an IDX path is "IMAGES,LABELS"
+ * (or IMAGES alone when with_labels = 0). Either transforms may be NULL
+ * (identity). */
 int aairt_dataset_load_split(const cJSON *spec, const char *path,
                              const AairtTransforms *features,
                              const AairtTransforms *label, int with_labels,

@@ -1,6 +1,6 @@
 /* fileio.c - whole-file reads and atomic writes (POSIX).
  *
- * The atomic write follows the usual recipe: mkstemp next to the target (a
+ * The atomic write follows the usual recipe: a new file next to the target (a
  * rename across file systems is not atomic), write everything, fsync, rename
  * over the target, fsync the directory. */
 #include "fileio.h"
@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int aairt_read_file(const char *path, size_t max_size, unsigned char **out,
@@ -140,17 +142,27 @@ static char *dir_of(const char *path)
 int aairt_write_file_atomic_parts(const char *path, const void *const *parts,
                                   const size_t *sizes, size_t n, AairtError *err)
 {
+    /* open(O_EXCL, 0666) rather than mkstemp: mkstemp's 0600 would
+     * survive the rename, while open applies the caller's umask. */
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
+    size_t tlen = plen + 64;
+    char *tmp = malloc(tlen);
     char *dir = dir_of(path);
     if (!tmp || !dir) {
         free(tmp);
         free(dir);
         return aairt_error_set(err, "%s: out of memory", path);
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(tmp);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long salt = (unsigned long long)ts.tv_nsec ^ (unsigned long long)(uintptr_t)&ts;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, tlen, "%s.tmp.%ld.%llx", path, (long)getpid(), salt + (unsigned)attempt);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         int e = errno;
         free(tmp);

@@ -347,6 +347,8 @@ int aairt_st_load_bytes(const void *data, size_t size, const char *name,
                         AairtSafetensors *out, AairtError *err)
 {
     memset(out, 0, sizeof *out);
+    if (size > ST_MAX_FILE)
+        return aairt_error_set(err, "%s: %zu bytes is more than the limit", name, size);
     unsigned char *buf = malloc(size + 8);
     if (!buf)
         return aairt_error_set(err, "%s: out of memory", name);

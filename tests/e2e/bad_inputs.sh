@@ -25,9 +25,9 @@ expect_fail 1 "cannot open" "$aaic" "$work/missing.aai"
 # A CSV with a bad cell and one with a ragged row.
 "$aaic" "$src" -o "$work/iris"
 { head -5 examples/data/iris.csv; echo "5.0,abc,1.4,0.2,0"; tail -3 examples/data/iris.csv; } > "$work/bad.csv"
-expect_fail 1 "bad.csv:7" "$work/iris" train --quiet --data "$work/bad.csv" --out "$work/w.safetensors"
+expect_fail 1 "bad.csv:6:2" "$work/iris" train --quiet --data "$work/bad.csv" --out "$work/w.safetensors"
 { head -5 examples/data/iris.csv; echo "5.0,3.1,1.4"; } > "$work/ragged.csv"
-expect_fail 1 "ragged.csv:7" "$work/iris" train --quiet --data "$work/ragged.csv" --out "$work/w.safetensors"
+expect_fail 1 "ragged.csv:6" "$work/iris" train --quiet --data "$work/ragged.csv" --out "$work/w.safetensors"
 [ ! -e "$work/w.safetensors" ] || fail "a failed run left a weights file"
 # Weights that do not belong to the model.
 printf 'garbage' > "$work/bad.safetensors"

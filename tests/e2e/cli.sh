@@ -4,10 +4,13 @@
 . "$(dirname "$0")/lib.sh"
 aaic=$1
 "$aaic" --check examples/iris.aai
-"$aaic" --emit=ir examples/iris.aai | grep -q "matmul" || fail "--emit=ir shows no matmul"
-"$aaic" --emit=llvm examples/iris.aai | grep -q "cblas_sgemm" || fail "--emit=llvm has no sgemm call"
+"$aaic" --emit=ir examples/iris.aai > "$work/iris.ir"
+grep -q "matmul" "$work/iris.ir" || fail "--emit=ir shows no matmul"
+"$aaic" --emit=llvm examples/iris.aai > "$work/iris.ll"
+grep -q "cblas_sgemm" "$work/iris.ll" || fail "--emit=llvm has no sgemm call"
 "$aaic" examples/iris.aai -o "$work/iris"
-"$work/iris" info | grep -q "hidden.weight" || fail "info lacks the parameter table"
+"$work/iris" info > "$work/info.txt"
+grep -q "hidden.weight" "$work/info.txt" || fail "info lacks the parameter table"
 "$work/iris" --help >/dev/null
 set +e; "$work/iris" frobnicate >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 2 ] || fail "unknown subcommand exit $rc, expected 2"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -150,6 +151,11 @@ Test(safetensors, save_is_atomic_and_leaves_no_temporaries)
             files++;
     closedir(d);
     cr_assert_eq(files, 1);
+    mode_t mask = umask(0);
+    umask(mask);
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert_eq(sb.st_mode & 0777, 0666 & ~mask, "the umask applies, not mkstemp's 0600");
     AairtSafetensors st;
     cr_assert_eq(aairt_st_load(path, &st, &err), 0);
     cr_assert_eq(*(const float *)st.tensors[0].data, 2.0f);
