@@ -132,7 +132,7 @@ bool sema_bind_args(Diag *d, const AstExpr *call, const SemaArgSpec *spec,
 /* ---- compile-time values ------------------------------------------------ */
 
 static bool const_number(const AstExpr *e, double *out) {
-    double l, r;
+    double l = 0, r = 0;
     switch (e->kind) {
     case AST_EXPR_NUMBER:
         *out = e->as.number.value;
@@ -167,7 +167,7 @@ bool sema_eval_number(Diag *d, const AstExpr *e, double *out) {
 
 bool sema_eval_int(Diag *d, const AstExpr *e, long long min, long long max,
                    long long *out) {
-    double v;
+    double v = 0;
     if (!const_number(e, &v) || v != floor(v)) {
         diag_error(d, e->loc, "expected an integer");
         return false;

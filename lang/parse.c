@@ -48,6 +48,11 @@ static bool token_is_separator(int token) {
 }
 
 int parse_lex_token(ParseCtx *ctx, int token, SrcLoc loc) {
+    /* quiet lasts through the separator that ends the broken statement */
+    if (ctx->quiet_ends)
+        ctx->quiet = ctx->quiet_ends = false;
+    if (ctx->quiet && token_is_separator(token))
+        ctx->quiet_ends = true;
     ctx->prev_token = ctx->last_token;
     ctx->prev_loc = ctx->last_loc;
     ctx->prev_offset = ctx->last_offset;
@@ -96,9 +101,15 @@ static bool line_continues(const char *p) {
            !(p[2] >= '0' && p[2] <= '9');
 }
 
-bool parse_lex_newline_separates(ParseCtx *ctx) {
+bool parse_lex_newline_separates(ParseCtx *ctx, SrcLoc *loc) {
     if (!ctx->in_block)
         return false;
+    /* point "end of line" right after the line's last token, not after a
+     * trailing comment */
+    if (ctx->last_loc.line == loc->line && ctx->last_token != TK_YYEOF) {
+        loc->col = ctx->last_loc.col + ctx->last_loc.len;
+        loc->len = 1;
+    }
     if (ctx->recovering) {
         /* after a syntax error, resynchronise at the next line break */
         ctx->depth = 0;
@@ -197,6 +208,8 @@ const char *parse_lex_string(ParseCtx *ctx, SrcLoc loc, const char *text,
                              size_t len, bool unterminated) {
     size_t end = unterminated ? len : len - 1;
     if (unterminated) {
+        ctx->quiet = ctx->recovering = true; /* brackets are likely open */
+        ctx->quiet_ends = false;
         diag_error(ctx->diag, loc,
                    "unterminated string literal (missing closing '\"' "
                    "before the end of the line)");
@@ -230,9 +243,22 @@ const char *parse_lex_string(ParseCtx *ctx, SrcLoc loc, const char *text,
     return out;
 }
 
+const char *parse_lex_single_quoted(ParseCtx *ctx, SrcLoc loc,
+                                    const char *text, size_t len) {
+    bool closed = len >= 2 && text[len - 1] == '\'';
+    diag_error(ctx->diag, loc, "strings use double quotes: write \"%.*s\"",
+               (int)(len - 1 - closed), text + 1);
+    if (!closed)
+        ctx->quiet = ctx->recovering = true;
+        ctx->quiet_ends = false;
+    return arena_strndup(ctx->arena, text + 1, len - 1 - closed);
+}
+
 void parse_lex_stray(ParseCtx *ctx, SrcLoc loc, const char *text,
                      size_t len) {
     unsigned char c = (unsigned char)text[0];
+    ctx->quiet = true; /* what follows in this statement is likely noise */
+    ctx->quiet_ends = false;
     if (len > 1)
         diag_error(ctx->diag, loc,
                    "unexpected character '%.*s' (names and operators are "
@@ -241,9 +267,6 @@ void parse_lex_stray(ParseCtx *ctx, SrcLoc loc, const char *text,
     else if (c == '|')
         diag_error(ctx->diag, loc,
                    "unexpected character '|' (the pipe operator is '|>')");
-    else if (c == '\'')
-        diag_error(ctx->diag, loc,
-                   "unexpected character '\\'' (strings use double quotes)");
     else if (c > 0x20 && c < 0x7f)
         diag_error(ctx->diag, loc, "unexpected character '%c'", c);
     else
@@ -652,8 +675,8 @@ void parse_syntax_error(ParseCtx *ctx, SrcLoc loc, int unexpected,
     if (unexpected != TK_NEWLINE && unexpected != TK_YYEOF &&
         !token_is_separator(unexpected))
         ctx->recovering = true;
-    if (at_last && ctx->last_virtual)
-        return; /* the scanner already reported the missing '}' */
+    if (ctx->quiet || (at_last && ctx->last_virtual))
+        return; /* the scanner already reported what broke the statement */
     if (unexpected == TK_YYEOF && report_eof(ctx, loc))
         return;
     if (expects(e, TK_STRING)) {

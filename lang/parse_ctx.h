@@ -64,6 +64,9 @@ typedef struct ParseCtx {
     ParseBlock block, header;            /* current block / last keyword */
     /* error handling */
     bool recovering; /* a syntax error happened: next line break separates */
+    bool quiet;      /* a lexical error broke this statement: no syntax
+                        errors until its separator has been read */
+    bool quiet_ends; /* that separator was just returned */
     bool fatal;      /* give up: scanner returns end of file from now on */
     /* result */
     PtrVec items; /* AstItem *, in source order */
@@ -101,8 +104,9 @@ void parse_lex_advance(ParseCtx *ctx, SrcLoc *loc, const char *text,
                        size_t len);
 /* Records `token` as the last one returned and returns it. */
 int parse_lex_token(ParseCtx *ctx, int token, SrcLoc loc);
-/* Decides whether the line break just scanned separates statements. */
-bool parse_lex_newline_separates(ParseCtx *ctx);
+/* Decides whether the line break just scanned (at *loc) separates
+ * statements; if so *loc is moved to just after the line's last token. */
+bool parse_lex_newline_separates(ParseCtx *ctx, SrcLoc *loc);
 /* Converts a number literal; reports overflow at `loc`. */
 LexNumber parse_lex_number(ParseCtx *ctx, SrcLoc loc, const char *text,
                            bool is_int);
@@ -110,6 +114,10 @@ LexNumber parse_lex_number(ParseCtx *ctx, SrcLoc loc, const char *text,
  * `unterminated`), reporting bad escapes and bytes; returns arena text. */
 const char *parse_lex_string(ParseCtx *ctx, SrcLoc loc, const char *text,
                              size_t len, bool unterminated);
+/* Reports a single-quoted string `text` and returns its text as if it had
+ * been double-quoted (no escapes). */
+const char *parse_lex_single_quoted(ParseCtx *ctx, SrcLoc loc,
+                                    const char *text, size_t len);
 /* Reports the stray byte or UTF-8 character `text` at `loc`. */
 void parse_lex_stray(ParseCtx *ctx, SrcLoc loc, const char *text, size_t len);
 /* Bracket bookkeeping; open returns false when nesting is too deep (the

@@ -27,3 +27,6 @@ add_test(NAME e2e_bad_inputs
 add_test(NAME e2e_cli
          COMMAND bash ${E2E}/cli.sh $<TARGET_FILE:aaic>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+add_test(NAME e2e_install
+         COMMAND bash ${E2E}/install.sh ${PROJECT_BINARY_DIR}
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -351,7 +351,7 @@ Test(cli, same_seed_same_bytes) {
     train(a, "7", "5");
     train(b, "7", "5");
     train(c, "8", "5");
-    size_t la, lb, lc;
+    size_t la = 0, lb = 0, lc = 0;
     char *da = slurp(a, &la), *db = slurp(b, &lb), *dc = slurp(c, &lc);
     cr_assert(da && db && dc);
     cr_expect_eq(la, lb);

@@ -1,0 +1,338 @@
+/* test_gradcheck.c - every op with a VJP against finite differences.
+ *
+ * Each case builds a train function loss = sum(op(p...) * w) with a random
+ * projection w (or the loss op itself), differentiates it with
+ * pass_autodiff, JIT-compiles it, and compares each analytic gradient
+ * element with the double-sided difference (L(p+eps) - L(p-eps)) / 2eps,
+ * eps = 1e-3, evaluated by the same compiled train step (optimizer off).
+ * Inputs are small random numbers kept away from kinks (relu, abs at 0)
+ * and inside domains (log, sqrt). Batch cases stream x and labels through
+ * args->x / args->y to check the batch-dependent rules. */
+#include <criterion/criterion.h>
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aairt.h"
+#include "ir.h"
+#include "jit.h"
+#include "pipeline.h"
+
+enum { GC_BATCH = 3 };
+
+typedef enum GcKind {
+    GC_ANY,   /* U(-1,1), |x| >= 0.1 */
+    GC_POS,   /* U(0.5, 2) */
+    GC_PROB,  /* U(0.1, 0.9) */
+    GC_LABEL, /* class index in [0, classes): not differentiated */
+    GC_X,     /* args->x, [B, ...]: not differentiated */
+    GC_Y,     /* args->y labels [B, 1]: not differentiated */
+} GcKind;
+
+typedef struct GcCase GcCase;
+typedef IrValue *(*GcBuild)(IrFunc *f, IrValue **p, const GcCase *c);
+
+struct GcCase {
+    const char *name;
+    GcBuild build;
+    int n;
+    IrShape shape[4];
+    GcKind kind[4];
+    int i0;        /* case-specific: unary fn, axes mask, transposes, ... */
+    double alpha;
+    int classes;   /* GC_LABEL / GC_Y */
+};
+
+static const SrcLoc L0 = {0, 0, 0, 0};
+
+static uint64_t rng_state;
+static double urand(void) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static float sample(GcKind k, int classes) {
+    switch (k) {
+    case GC_ANY:
+    case GC_X: {
+        double v = 0.1 + 0.9 * urand();
+        return (float)(urand() < 0.5 ? -v : v);
+    }
+    case GC_POS: return (float)(0.5 + 1.5 * urand());
+    case GC_PROB: return (float)(0.1 + 0.8 * urand());
+    case GC_LABEL:
+    case GC_Y: return (float)((int)(urand() * classes) % classes);
+    }
+    return 0;
+}
+
+static bool differentiable(GcKind k) { return k == GC_ANY || k == GC_POS || k == GC_PROB; }
+
+typedef struct Runner {
+    Jit *jit;
+    float *params, *grads, *arena, *x, *y;
+    int64_t batch;
+} Runner;
+
+static float run_loss(Runner *r) {
+    float loss = NAN;
+    AairtStepArgs a = {r->params, r->grads, r->arena, r->x, r->y, NULL, &loss, NULL, r->batch};
+    jit_entry(r->jit, IR_ENTRY_TRAIN)(&a);
+    return loss;
+}
+
+static void gradcheck(const GcCase *c) {
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, c->name);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrParam *ps[4] = {0};
+    IrValue *vals[4];
+    char pname[8];
+    for (int i = 0; i < c->n; i++) {
+        if (c->kind[i] == GC_X || c->kind[i] == GC_Y) {
+            vals[i] = ir_build_input(f, c->kind[i] == GC_X ? IR_SLOT_X : IR_SLOT_Y, IR_F32,
+                                     c->shape[i], L0);
+            continue;
+        }
+        snprintf(pname, sizeof pname, "p%d", i);
+        ps[i] = ir_param_new(m, pname, c->shape[i], IR_INIT_ZEROS, 1, 1, L0);
+        vals[i] = ir_build_param(f, ps[i], L0);
+    }
+    IrValue *y = c->build(f, vals, c);
+    cr_assert(y, "%s: build failed", c->name);
+    IrShape ws = y->shape;
+    if (ir_shape_has_batch(ws)) { /* project each row with the same weights */
+        for (int i = 1; i < ws.rank; i++) ws.dims[i - 1] = ws.dims[i];
+        ws.rank--;
+    }
+    IrParam *pw = ir_param_new(m, "w", ws, IR_INIT_ZEROS, 1, 1, L0);
+    IrValue *prod = ir_build_binary(f, IR_OP_MUL, y, ir_build_param(f, pw, L0), L0);
+    f->loss = ir_build_reduce(f, IR_OP_SUM, prod, 0, false, L0);
+    cr_assert(f->loss);
+    PipelineOptions po = pipeline_options_default();
+    po.verify = true;
+    cr_assert(pipeline_run(m, &po), "%s: pipeline failed", c->name);
+    f->optimizer_step = false;
+    JitSymbol syms[] = {{"cblas_sgemm", (void *)cblas_sgemm},
+                        {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
+    char *err = NULL;
+    Runner r = {0};
+    r.jit = jit_new(m, NULL, syms, 2, &err);
+    cr_assert(r.jit, "%s: JIT: %s", c->name, err ? err : "");
+    r.batch = GC_BATCH;
+    int64_t np = m->n_param_floats;
+    r.params = calloc((size_t)np + 1, sizeof(float));
+    r.grads = calloc((size_t)np + 1, sizeof(float));
+    const AairtModel *md = jit_model(r.jit);
+    r.arena = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * r.batch) + 1,
+                     sizeof(float));
+    rng_state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)strlen(c->name) * 7919u;
+    for (int i = 0; i < c->n; i++) {
+        if (ps[i]) {
+            for (int64_t e = 0; e < ps[i]->size; e++)
+                r.params[ps[i]->offset + e] = sample(c->kind[i], c->classes);
+        } else {
+            int64_t n = ir_shape_row_elems(c->shape[i]) * r.batch;
+            float *buf = calloc((size_t)n, sizeof(float));
+            for (int64_t e = 0; e < n; e++) buf[e] = sample(c->kind[i], c->classes);
+            if (c->kind[i] == GC_X) r.x = buf;
+            else r.y = buf;
+        }
+    }
+    for (int64_t e = 0; e < pw->size; e++) r.params[pw->offset + e] = sample(GC_ANY, 0);
+
+    float l0 = run_loss(&r);
+    cr_assert(isfinite(l0), "%s: loss %g", c->name, (double)l0);
+    float *analytic = malloc((size_t)np * sizeof(float) + 1);
+    memcpy(analytic, r.grads, (size_t)np * sizeof(float));
+    const float eps = 1e-3f;
+    int bad = 0, checked = 0;
+    for (int i = 0; i < c->n; i++) {
+        if (!ps[i] || !differentiable(c->kind[i])) continue;
+        for (int64_t e = 0; e < ps[i]->size; e++) {
+            float *p = &r.params[ps[i]->offset + e];
+            float keep = *p;
+            *p = keep + eps;
+            double lp = run_loss(&r);
+            *p = keep - eps;
+            double lm = run_loss(&r);
+            *p = keep;
+            double num = (lp - lm) / (2.0 * eps);
+            double ana = analytic[ps[i]->offset + e];
+            checked++;
+            if (!(fabs(num - ana) <= 5e-3 + 1e-2 * fabs(ana))) {
+                if (bad < 5)
+                    cr_log_error("%s: d/d%s[%lld]: analytic %.6g, numeric %.6g", c->name,
+                                 ps[i]->name, (long long)e, ana, num);
+                bad++;
+            }
+        }
+    }
+    cr_expect_gt(checked, 0, "%s: nothing checked", c->name);
+    cr_expect_eq(bad, 0, "%s: %d of %d gradient elements off", c->name, bad, checked);
+    free(analytic);
+    free(r.params);
+    free(r.grads);
+    free(r.arena);
+    free(r.x);
+    free(r.y);
+    jit_free(r.jit);
+    diag_free(diag);
+    arena_free(&arena);
+}
+
+/* ---- graph builders ----------------------------------------------------- */
+
+static IrValue *g_matmul(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build_matmul(f, p[0], p[1], c->i0 & 1, (c->i0 >> 1) & 1, L0);
+}
+static IrValue *g_binary(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build_binary(f, (IrOpKind)c->i0, p[0], p[1], L0);
+}
+static IrValue *g_unary(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build_unary(f, (IrUnaryFn)c->i0, p[0], c->alpha, L0);
+}
+static IrValue *g_op1(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build1(f, (IrOpKind)c->i0, p[0], L0);
+}
+static IrValue *g_sum(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build_reduce(f, IR_OP_SUM, p[0], (uint32_t)c->i0 & 0xff, (c->i0 >> 8) & 1, L0);
+}
+static IrValue *g_mean(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build_reduce(f, IR_OP_MEAN, p[0], (uint32_t)c->i0 & 0xff, (c->i0 >> 8) & 1, L0);
+}
+static IrValue *g_to_shape(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build_to_shape(f, (IrOpKind)c->i0, p[0], c->shape[1], L0);
+}
+static IrValue *g_loss(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build2(f, (IrOpKind)c->i0, p[0], p[1], L0);
+}
+/* tanh(x W^T + b) then cross-entropy against streamed labels */
+static IrValue *g_batch_mlp(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    IrValue *h = ir_build_matmul(f, p[0], p[1], false, true, L0);
+    h = ir_build_unary(f, IR_FN_TANH, ir_build_binary(f, IR_OP_ADD, h, p[2], L0), 0, L0);
+    return ir_build2(f, IR_OP_CROSS_ENTROPY, h, p[3], L0);
+}
+/* mean over the batch of x W^T, and a reshape of a batch value */
+static IrValue *g_batch_mean(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    IrValue *h = ir_build_matmul(f, p[0], p[1], false, true, L0);
+    IrValue *r = ir_build_to_shape(f, IR_OP_RESHAPE, h, ir_shape(3, (int64_t[]){IR_BATCH, 2, 3}), L0);
+    IrValue *s = ir_build_unary(f, IR_FN_SQUARE, r, 0, L0);
+    return ir_build_reduce(f, IR_OP_MEAN, s, 1u, false, L0);
+}
+/* a value used twice, through different paths (gradient accumulation) */
+static IrValue *g_reuse(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    IrValue *s = ir_build_unary(f, IR_FN_SIGMOID, p[0], 0, L0);
+    IrValue *t = ir_build_binary(f, IR_OP_MUL, s, p[0], L0);
+    return ir_build_binary(f, IR_OP_ADD, t, ir_build_matmul(f, s, p[1], false, false, L0), L0);
+}
+
+#define SH(...) ir_shape(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), (int64_t[]){__VA_ARGS__})
+static const IrShape SCALAR = {0, {0}};
+
+static GcCase unary_case(const char *name, IrUnaryFn fn, GcKind k, double alpha) {
+    GcCase c = {name, g_unary, 1, {SH(3, 4)}, {k}, fn, alpha, 0};
+    return c;
+}
+
+static void check_unary(IrUnaryFn fn, GcKind k, double alpha) {
+    GcCase c = unary_case(ir_unary_name(fn), fn, k, alpha);
+    gradcheck(&c);
+}
+
+Test(gradcheck, matmul) {
+    GcCase cs[4] = {
+        {"matmul", g_matmul, 2, {SH(3, 4), SH(4, 2)}, {GC_ANY, GC_ANY}, 0, 0, 0},
+        {"matmul_tb", g_matmul, 2, {SH(3, 4), SH(2, 4)}, {GC_ANY, GC_ANY}, 2, 0, 0},
+        {"matmul_ta", g_matmul, 2, {SH(4, 3), SH(4, 2)}, {GC_ANY, GC_ANY}, 1, 0, 0},
+        {"matmul_tatb", g_matmul, 2, {SH(4, 3), SH(2, 4)}, {GC_ANY, GC_ANY}, 3, 0, 0},
+    };
+    for (int i = 0; i < 4; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, binary_broadcast) {
+    GcCase cs[] = {
+        {"add", g_binary, 2, {SH(3, 4), SH(4)}, {GC_ANY, GC_ANY}, IR_OP_ADD, 0, 0},
+        {"sub", g_binary, 2, {SH(3, 1), SH(4)}, {GC_ANY, GC_ANY}, IR_OP_SUB, 0, 0},
+        {"mul", g_binary, 2, {SH(3, 4), SCALAR}, {GC_ANY, GC_ANY}, IR_OP_MUL, 0, 0},
+        {"mul_col", g_binary, 2, {SH(3, 4), SH(3, 1)}, {GC_ANY, GC_ANY}, IR_OP_MUL, 0, 0},
+        {"div", g_binary, 2, {SH(3, 4), SH(3, 1)}, {GC_ANY, GC_POS}, IR_OP_DIV, 0, 0},
+        {"div_scalar_num", g_binary, 2, {SCALAR, SH(2, 3)}, {GC_ANY, GC_POS}, IR_OP_DIV, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, unary_functions) {
+    check_unary(IR_FN_NEG, GC_ANY, 0);
+    check_unary(IR_FN_RELU, GC_ANY, 0);
+    check_unary(IR_FN_LEAKY_RELU, GC_ANY, 0.1);
+    check_unary(IR_FN_ELU, GC_ANY, 1.3);
+    check_unary(IR_FN_SIGMOID, GC_ANY, 0);
+    check_unary(IR_FN_TANH, GC_ANY, 0);
+    check_unary(IR_FN_GELU, GC_ANY, 0);
+    check_unary(IR_FN_GELU_TANH, GC_ANY, 0);
+    check_unary(IR_FN_SILU, GC_ANY, 0);
+    check_unary(IR_FN_SOFTPLUS, GC_ANY, 0);
+    check_unary(IR_FN_EXP, GC_ANY, 0);
+    check_unary(IR_FN_LOG, GC_POS, 0);
+    check_unary(IR_FN_SQRT, GC_POS, 0);
+    check_unary(IR_FN_ABS, GC_ANY, 0);
+    check_unary(IR_FN_SQUARE, GC_ANY, 0);
+}
+
+Test(gradcheck, softmax_family) {
+    GcCase cs[] = {
+        {"softmax", g_op1, 1, {SH(3, 5)}, {GC_ANY}, IR_OP_SOFTMAX, 0, 0},
+        {"log_softmax", g_op1, 1, {SH(3, 5)}, {GC_ANY}, IR_OP_LOG_SOFTMAX, 0, 0},
+        {"copy", g_op1, 1, {SH(3, 5)}, {GC_ANY}, IR_OP_COPY, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, reductions) {
+    GcCase cs[] = {
+        {"sum_axis1", g_sum, 1, {SH(3, 4)}, {GC_ANY}, 2, 0, 0},
+        {"sum_axis0_keep", g_sum, 1, {SH(3, 4)}, {GC_ANY}, 1 | 256, 0, 0},
+        {"sum_all", g_sum, 1, {SH(2, 3, 2)}, {GC_ANY}, 0, 0, 0},
+        {"mean_axis1", g_mean, 1, {SH(3, 4)}, {GC_ANY}, 2, 0, 0},
+        {"mean_axis02_keep", g_mean, 1, {SH(2, 3, 2)}, {GC_ANY}, 5 | 256, 0, 0},
+        {"mean_all", g_mean, 1, {SH(3, 4)}, {GC_ANY}, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, shape_ops) {
+    GcCase cs[] = {
+        {"broadcast", g_to_shape, 1, {SH(4), SH(3, 4)}, {GC_ANY}, IR_OP_BROADCAST, 0, 0},
+        {"sum_to", g_to_shape, 1, {SH(3, 4), SH(1, 4)}, {GC_ANY}, IR_OP_SUM_TO, 0, 0},
+        {"reshape", g_to_shape, 1, {SH(3, 4), SH(2, 6)}, {GC_ANY}, IR_OP_RESHAPE, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, losses) {
+    GcCase cs[] = {
+        {"cross_entropy", g_loss, 2, {SH(4, 3), SH(4)}, {GC_ANY, GC_LABEL}, IR_OP_CROSS_ENTROPY, 0, 3},
+        {"cross_entropy_col", g_loss, 2, {SH(4, 3), SH(4, 1)}, {GC_ANY, GC_LABEL},
+         IR_OP_CROSS_ENTROPY, 0, 3},
+        {"mse", g_loss, 2, {SH(3, 4), SH(3, 4)}, {GC_ANY, GC_ANY}, IR_OP_MSE, 0, 0},
+        {"bce_with_logits", g_loss, 2, {SH(3, 4), SH(3, 4)}, {GC_ANY, GC_PROB}, IR_OP_BCE_LOGITS, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, batched_and_accumulated) {
+    GcCase cs[] = {
+        {"batch_mlp", g_batch_mlp, 4, {SH(IR_BATCH, 4), SH(3, 4), SH(3), SH(IR_BATCH, 1)},
+         {GC_X, GC_ANY, GC_ANY, GC_Y}, 0, 0, 3},
+        {"batch_mean", g_batch_mean, 2, {SH(IR_BATCH, 4), SH(6, 4)}, {GC_X, GC_ANY}, 0, 0, 0},
+        {"reuse", g_reuse, 2, {SH(3, 4), SH(4, 4)}, {GC_ANY, GC_ANY}, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
