@@ -260,7 +260,8 @@ Test(parser, recovery_reports_several_errors) {
                             "train k on iris {\n"
                             "    loss = }\n",
                             &cap);
-    capture_dump(&cap, stderr);
+    if (cap.n_errors != 5)
+        capture_dump(&cap, stderr);
     cr_expect(capture_has(&cap, 2, "expected ',' or ')' in the argument list"));
     cr_expect(capture_has(&cap, 3, "expected '=' after field name 'label'"));
     cr_expect(capture_has(&cap, 6, "expected ':' and a type after parameter name 'x'"));
