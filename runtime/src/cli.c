@@ -2,14 +2,16 @@
  *
  *   model train   [--epochs N] [--lr X] [--batch N] [--seed N] [--data F]
  *                 [--test-data F] [--config run.yaml] [--out W]
- *                 [--metrics F] [--quiet]
+ *                 [--metrics F] [--quiet] [--checkpoint-every N]
+ *                 [--checkpoint F] [--resume F]
  *   model eval    [--weights W] [--data F] [--batch N] [--json]
  *   model predict [--weights W] [--input F] [--batch N] [--proba]
  *   model info    [--json]
  *
  * Everything model-specific comes from the descriptor and its manifest.
  * Exit codes: 0 ok, 1 user error (data, weights, run file), 2 usage error,
- * 3 internal error (bad manifest, out of memory). Errors are printed once,
+ * 3 internal error (bad manifest, out of memory), 4 training diverged (a
+ * NaN or infinite loss, gradient or parameter). Errors are printed once,
  * here, as "<prog>: error: <message>". */
 #include "aairt.h"
 
@@ -29,7 +31,7 @@
 #include "progress.h"
 #include "trainer.h"
 
-enum { EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, EXIT_HELP = -1 };
+enum { EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, EXIT_DIVERGED = 4, EXIT_HELP = -1 };
 
 typedef struct Cli {
     const AairtModel *model;
@@ -130,6 +132,8 @@ static void usage(const Cli *c, FILE *f) {
             "           --epochs N  --lr X  --batch N  --seed N  --data FILE\n"
             "           --test-data FILE  --config run.yaml  --out W.safetensors\n"
             "           --metrics FILE (default metrics.jsonl)  --quiet\n"
+            "           --checkpoint-every N (steps)  --checkpoint FILE\n"
+            "           (default %s.ckpt.safetensors)  --resume CHECKPOINT\n"
             "  eval     score saved weights on the test split or --data FILE\n"
             "           --weights W  --data FILE  --batch N  --json\n"
             "  predict  predict CSV rows (features only) from stdin or --input FILE\n"
@@ -137,8 +141,8 @@ static void usage(const Cli *c, FILE *f) {
             "  info     signature, parameters, FLOPs, memory plan (--json: manifest)\n"
             "\n"
             "weights default to %s.safetensors. exit codes: 0 ok, 1 bad input,\n"
-            "2 usage, 3 internal error.\n",
-            c->prog, c->man.name, aairt_task_name(c->man.task), c->man.name);
+            "2 usage, 3 internal error, 4 training diverged (NaN/Inf).\n",
+            c->prog, c->man.name, aairt_task_name(c->man.task), c->man.name, c->man.name);
 }
 
 static void print_shape(FILE *f, const int64_t *shape, int rank) {
@@ -158,16 +162,19 @@ static char *default_weights(const Cli *c) {
 
 static int cmd_train(Cli *c, int argc, char **argv) {
     const AairtManifest *m = &c->man;
-    int64_t epochs = 0, batch = 0, seed = 0;
+    int64_t epochs = 0, batch = 0, seed = 0, ckpt_every = 0;
     double lr = 0;
     int g_epochs = 0, g_batch = 0, g_seed = 0, g_lr = 0, quiet = 0;
     const char *data = NULL, *test_data = NULL, *config = NULL, *out = NULL, *mpath = NULL;
+    const char *ckpt = NULL, *resume = NULL;
     const OptSpec specs[] = {
         {"epochs", OPT_INT, &epochs, &g_epochs}, {"lr", OPT_FLOAT, &lr, &g_lr},
         {"batch", OPT_INT, &batch, &g_batch},    {"seed", OPT_INT, &seed, &g_seed},
         {"data", OPT_STR, &data, NULL},          {"test-data", OPT_STR, &test_data, NULL},
         {"config", OPT_STR, &config, NULL},      {"out", OPT_STR, &out, NULL},
         {"metrics", OPT_STR, &mpath, NULL},      {"quiet", OPT_FLAG, &quiet, NULL},
+        {"checkpoint-every", OPT_INT, &ckpt_every, NULL},
+        {"checkpoint", OPT_STR, &ckpt, NULL},    {"resume", OPT_STR, &resume, NULL},
     };
     int rc = parse_opts(c, "train", argc, argv, specs, sizeof specs / sizeof specs[0]);
     if (rc) return rc;
@@ -195,7 +202,7 @@ static int cmd_train(Cli *c, int argc, char **argv) {
     AairtDataset ds;
     AairtSession s;
     FILE *jf = NULL;
-    char *outbuf = NULL, *tjson = NULL;
+    char *outbuf = NULL, *tjson = NULL, *ckptbuf = NULL;
     memset(&ds, 0, sizeof ds);
     memset(&s, 0, sizeof s);
     rc = EXIT_USER;
@@ -212,7 +219,19 @@ static int cmd_train(Cli *c, int argc, char **argv) {
         rc = fail(c, EXIT_INTERNAL, "out of memory");
         goto done;
     }
-    if (!(jf = fopen(mpath, "w"))) {
+    /* Checkpoints go to --checkpoint, else back to the file resumed from,
+     * else <model>.ckpt.safetensors. */
+    if (ckpt_every > 0 && !ckpt && !(ckpt = resume)) {
+        size_t n = strlen(m->name) + sizeof ".ckpt.safetensors";
+        if (!(ckpt = ckptbuf = malloc(n))) {
+            rc = fail(c, EXIT_INTERNAL, "out of memory");
+            goto done;
+        }
+        snprintf(ckptbuf, n, "%s.ckpt.safetensors", m->name);
+    }
+    /* A resumed run appends; the trainer cuts the file back to the length
+     * the checkpoint recorded. */
+    if (!(jf = fopen(mpath, resume ? "a" : "w"))) {
         rc = fail(c, EXIT_USER, "%s: %s", mpath, strerror(errno));
         goto done;
     }
@@ -220,9 +239,13 @@ static int cmd_train(Cli *c, int argc, char **argv) {
     aairt_progress_init(&pg, stdout, quiet);
     AairtTrainOptions to = {.epochs = ts.epochs, .batch = ts.batch, .seed = ts.seed,
                             .optimizer = ts.optimizer, .schedule = ts.schedule,
-                            .metrics = ts.metrics, .metrics_file = jf, .progress = &pg};
-    if (aairt_train(&s, &ds, &to, &c->err)) {
-        rc = fail_err(c, EXIT_USER);
+                            .metrics = ts.metrics, .metrics_file = jf, .progress = &pg,
+                            .manifest_json = c->model->manifest_json,
+                            .checkpoint_path = ckpt_every > 0 ? ckpt : NULL,
+                            .checkpoint_every = ckpt_every, .resume_path = resume};
+    int trc = aairt_train(&s, &ds, &to, &c->err);
+    if (trc) {
+        rc = fail_err(c, trc == AAIRT_TRAIN_NONFINITE ? EXIT_DIVERGED : EXIT_USER);
         goto done;
     }
     if (fclose(jf) != 0) {
@@ -248,6 +271,7 @@ done:
     if (jf) fclose(jf);
     free(tjson);
     free(outbuf);
+    free(ckptbuf);
     aairt_session_free(&s);
     aairt_dataset_free(&ds);
     aairt_config_free(&cfg);

@@ -5,13 +5,21 @@
  * minibatch into the session's x/y buffers, zero the gradient block and
  * call the generated train_step, which runs forward, backward and
  * aairt_optimizer_step. The last partial batch runs with its real size.
- * Then eval_step scores the test split and the epoch is reported. */
+ * Then eval_step scores the test split and the epoch is reported.
+ *
+ * Reliability: after every step the loss, gradients and parameters are
+ * checked for NaN/Inf (the first bad tensor is named by its manifest
+ * range), and every checkpoint_every steps the whole state goes to an
+ * atomic checkpoint (checkpoint.h) that --resume continues bitwise. */
 #include "trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "checkpoint.h"
 #include "optim.h"
 #include "rng.h"
 
@@ -121,38 +129,132 @@ static void report_test(const AairtMetrics *m, unsigned which, char *line, size_
     }
 }
 
-static int train_epoch(AairtSession *s, const AairtSplit *train, int64_t *perm,
-                       AairtOptimizer *optim, int64_t batch, AairtProgress *pg,
-                       int64_t epoch, double *mean_loss, AairtError *err) {
+/* Index of the first float in p[0..n) that is NaN or infinite, or -1. The
+ * test is on the exponent bits so the loop vectorizes. */
+static int64_t first_nonfinite(const float *p, int64_t n) {
+    const uint32_t *u = (const uint32_t *)(const void *)p;
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    if (!bad) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;
+    return -1;
+}
+
+/* The manifest parameter whose range holds float `at` of the block. */
+static const char *param_at(const AairtManifest *m, int64_t at) {
+    for (int64_t i = 0; i < m->n_params; i++)
+        if (at >= m->params[i].offset && at < m->params[i].offset + m->params[i].size)
+            return m->params[i].name;
+    return "(outside every parameter)";
+}
+
+/* After a step: the loss, the gradient block and the updated parameters
+ * must all be finite. Names the first offender. */
+static int check_finite(const AairtSession *s, int64_t epoch, int64_t step,
+                        const char *checkpoint, AairtError *err) {
     const AairtManifest *m = s->manifest;
-    const int64_t xw = m->x_width, yw = m->label_width;
+    int64_t g = first_nonfinite(s->grads, m->n_param_floats);
+    int64_t p = g < 0 ? first_nonfinite(s->params, m->n_param_floats) : -1;
+    if (g < 0 && p < 0 && isfinite(s->loss)) return 0;
+    char what[256];
+    float bad = g >= 0 ? s->grads[g] : p >= 0 ? s->params[p] : s->loss;
+    if (g >= 0)
+        snprintf(what, sizeof what, "the gradient of '%s'", param_at(m, g));
+    else if (p >= 0)
+        snprintf(what, sizeof what, "parameter '%s' after the update", param_at(m, p));
+    else
+        snprintf(what, sizeof what, "the loss");
+    char loss[32];
+    if (isfinite(s->loss)) snprintf(loss, sizeof loss, "%g", (double)s->loss);
+    else snprintf(loss, sizeof loss, "%s", isnan(s->loss) ? "NaN" : "infinite");
+    aairt_error_set(err, "training diverged at epoch %lld, step %lld: %s is %s (loss %s); "
+                         "stopped%s%s (try a smaller --lr)",
+                    (long long)epoch + 1, (long long)step + 1, what,
+                    isnan(bad) ? "NaN" : "infinite", loss,
+                    checkpoint ? ", the last good checkpoint is kept: " : "",
+                    checkpoint ? checkpoint : "");
+    return AAIRT_TRAIN_NONFINITE;
+}
+
+/* Everything one epoch's loop carries, so a checkpoint can capture it. */
+typedef struct EpochRun {
+    const AairtTrainOptions *opt;
+    AairtOptimizer *optim;
+    AairtTrainState st;    /* epoch, step, rng, loss_sum, seen, ... */
+    int64_t *perm;
+    const char *last_checkpoint; /* written or resumed by this run; NULL: none */
+} EpochRun;
+
+static int save_checkpoint(AairtSession *s, EpochRun *r, AairtError *err) {
+    FILE *jf = r->opt->metrics_file;
+    r->st.metrics_bytes = -1;
+    if (jf && fflush(jf) == 0) {
+        long pos = ftell(jf);
+        r->st.metrics_bytes = pos >= 0 ? (int64_t)pos : -1;
+    }
+    if (aairt_checkpoint_save(r->opt->checkpoint_path, s->manifest, r->opt->manifest_json,
+                              s->params, r->optim, r->perm, &r->st, err))
+        return -1;
+    r->last_checkpoint = r->opt->checkpoint_path;
+    return 0;
+}
+
+/* Runs steps r->st.step .. of the epoch r->st.epoch. */
+static int train_epoch(AairtSession *s, const AairtSplit *train, EpochRun *r,
+                       AairtProgress *pg, AairtError *err) {
+    const AairtManifest *m = s->manifest;
+    const int64_t xw = m->x_width, yw = m->label_width, batch = r->st.batch;
     const int64_t steps = (train->n + batch - 1) / batch;
-    double loss_sum = 0;
-    int64_t seen = 0;
-    for (int64_t step = 0; step < steps; step++) {
+    const int64_t every = r->opt->checkpoint_path ? r->opt->checkpoint_every : 0;
+    for (int64_t step = r->st.step; step < steps; step++) {
         int64_t start = step * batch;
         int64_t b = train->n - start < batch ? train->n - start : batch;
-        for (int64_t r = 0; r < b; r++) {
-            int64_t src = perm[start + r];
-            memcpy(s->x + r * xw, train->x + src * xw, (size_t)xw * sizeof(float));
-            memcpy(s->y + r * yw, train->y + src * yw, (size_t)yw * sizeof(float));
+        for (int64_t row = 0; row < b; row++) {
+            int64_t src = r->perm[start + row];
+            memcpy(s->x + row * xw, train->x + src * xw, (size_t)xw * sizeof(float));
+            memcpy(s->y + row * yw, train->y + src * yw, (size_t)yw * sizeof(float));
         }
         memset(s->grads, 0, (size_t)m->n_param_floats * sizeof(float));
         AairtStepArgs args = {.params = s->params, .grads = s->grads, .arena = s->arena,
                               .x = s->x, .y = s->y, .out = s->out, .loss = &s->loss,
-                              .opt = optim, .batch = b};
+                              .opt = r->optim, .batch = b};
         s->loss = 0;
         s->model->train_step(&args);
-        if (!isfinite(s->loss))
-            return aairt_error_set(err, "the loss became %s at epoch %lld, step %lld "
-                                        "(try a smaller --lr)",
-                                   isnan(s->loss) ? "NaN" : "infinite",
-                                   (long long)epoch + 1, (long long)step + 1);
-        loss_sum += (double)s->loss * (double)b;
-        seen += b;
-        aairt_progress_step(pg, step + 1, seen, loss_sum / (double)seen);
+        int rc = check_finite(s, r->st.epoch, step, r->last_checkpoint, err);
+        if (rc) return rc;
+        r->st.loss_sum += (double)s->loss * (double)b;
+        r->st.seen += b;
+        r->st.step = step + 1;
+        aairt_progress_step(pg, step + 1, r->st.seen, r->st.loss_sum / (double)r->st.seen);
+        if (every > 0 && r->optim->step % every == 0 && save_checkpoint(s, r, err)) return -1;
     }
-    *mean_loss = seen > 0 ? loss_sum / (double)seen : NAN;
+    return 0;
+}
+
+/* Restores the state of r->opt->resume_path; the metrics file is cut back
+ * to what it held when the checkpoint was taken. */
+static int resume(AairtSession *s, const AairtSplit *train, EpochRun *r, AairtError *err) {
+    const AairtTrainOptions *opt = r->opt;
+    AairtTrainState st;
+    if (aairt_checkpoint_load(opt->resume_path, s->manifest, opt->manifest_json, s->params,
+                              r->optim, r->perm, train->n, &st, err))
+        return -1;
+    if (st.batch != r->st.batch || st.seed != r->st.seed)
+        return aairt_error_set(err, "%s: the checkpoint was taken with batch %lld and seed "
+                                    "%llu; this run has batch %lld and seed %llu",
+                               opt->resume_path, (long long)st.batch,
+                               (unsigned long long)st.seed, (long long)r->st.batch,
+                               (unsigned long long)r->st.seed);
+    FILE *jf = opt->metrics_file;
+    if (jf && st.metrics_bytes >= 0) {
+        fflush(jf);
+        if (fseek(jf, 0, SEEK_END) == 0 && ftell(jf) >= st.metrics_bytes &&
+            ftruncate(fileno(jf), (off_t)st.metrics_bytes) == 0)
+            fseek(jf, 0, SEEK_END);
+    }
+    r->st = st;
+    r->last_checkpoint = opt->resume_path;
     return 0;
 }
 
@@ -182,21 +284,31 @@ int aairt_train(AairtSession *s, const AairtDataset *ds, const AairtTrainOptions
         return aairt_error_set(err, "out of memory");
     }
     for (int64_t i = 0; i < train->n; i++) perm[i] = i;
-    AairtRng shuffle;
-    aairt_rng_seed(&shuffle, opt->seed, AAIRT_RNG_STREAM_SHUFFLE);
+    EpochRun r = {.opt = opt, .optim = &optim, .perm = perm,
+                  .st = {.seed = opt->seed, .batch = batch, .rows = train->n}};
+    aairt_rng_seed(&r.st.shuffle, opt->seed, AAIRT_RNG_STREAM_SHUFFLE);
+    int rc = opt->resume_path ? resume(s, train, &r, err) : 0;
+    /* A resumed epoch continues its own row order: no new shuffle. */
+    int shuffled = opt->resume_path != NULL;
     const int64_t steps = (train->n + batch - 1) / batch;
-    int rc = 0;
-    for (int64_t epoch = 0; epoch < opt->epochs && rc == 0; epoch++) {
+    for (; r.st.epoch < opt->epochs && rc == 0; r.st.epoch++, shuffled = 0) {
+        int64_t epoch = r.st.epoch;
         optim.lr = aairt_schedule_lr(&opt->schedule, opt->optimizer.lr, epoch, opt->epochs);
-        aairt_rng_shuffle(&shuffle, perm, train->n);
+        if (!shuffled) {
+            aairt_rng_shuffle(&r.st.shuffle, perm, train->n);
+            r.st.step = 0;
+            r.st.loss_sum = 0;
+            r.st.seen = 0;
+        }
         aairt_progress_epoch_begin(opt->progress, epoch, opt->epochs, steps);
-        double t0 = aairt_now(), loss;
-        rc = train_epoch(s, train, perm, &optim, batch, opt->progress, epoch, &loss, err);
+        double t0 = aairt_now();
+        rc = train_epoch(s, train, &r, opt->progress, err);
         if (rc) break;
+        double loss = r.st.seen > 0 ? r.st.loss_sum / (double)r.st.seen : NAN;
         double secs = aairt_now() - t0;
         double rate = secs > 0 ? (double)train->n / secs : 0;
 
-        char line[512], r[32];
+        char line[512], rs[32];
         snprintf(line, sizeof line, "epoch %lld/%lld  loss %.4f", (long long)epoch + 1,
                  (long long)opt->epochs, loss);
         FILE *jf = opt->metrics_file;
@@ -212,9 +324,9 @@ int aairt_train(AairtSession *s, const AairtDataset *ds, const AairtTrainOptions
             if (rc) break;
             report_test(&test, opt->metrics, line, sizeof line, jf);
         }
-        aairt_format_count(rate, r, sizeof r);
+        aairt_format_count(rate, rs, sizeof rs);
         size_t len = strlen(line);
-        snprintf(line + len, sizeof line - len, "  %s samples/s", r);
+        snprintf(line + len, sizeof line - len, "  %s samples/s", rs);
         if (jf) {
             fputs(", \"seconds\": ", jf);
             json_number(jf, secs);

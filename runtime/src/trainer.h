@@ -45,11 +45,27 @@ typedef struct AairtTrainOptions {
     unsigned metrics;               /* AAIRT_METRIC_* shown per epoch */
     FILE *metrics_file;             /* one JSON line per epoch; NULL: none */
     AairtProgress *progress;        /* not NULL */
+    const char *manifest_json;      /* the descriptor's text (checkpoint hash) */
+    const char *checkpoint_path;    /* where checkpoints go; NULL: none */
+    int64_t checkpoint_every;       /* steps between checkpoints; 0: none */
+    const char *resume_path;        /* checkpoint to continue from; NULL: start */
 } AairtTrainOptions;
 
+/* aairt_train's result when a loss, gradient or parameter stops being
+ * finite (the CLI's exit code 4); -1 is every other failure. */
+#define AAIRT_TRAIN_NONFINITE (-2)
+
 /* Trains s->params (already initialised) on ds->train for opt->epochs,
- * evaluating ds->test after every epoch. Returns 0, or -1 with err set
- * (non-finite loss, out of memory). */
+ * evaluating ds->test after every epoch. With checkpoint_every, writes the
+ * whole training state (checkpoint.h) to checkpoint_path atomically every
+ * that many steps; with resume_path, first restores params, optimizer
+ * state, row order, RNG, epoch and step from it (and truncates the metrics
+ * file back to the length it had then), so the run ends on bitwise the
+ * weights of an uninterrupted one. After every step the loss, gradients
+ * and parameters are checked: the first non-finite one stops training
+ * with AAIRT_TRAIN_NONFINITE and err naming epoch, step and tensor (the
+ * last checkpoint is left as it was). Returns 0, -1 with err set, or
+ * AAIRT_TRAIN_NONFINITE. */
 int aairt_train(AairtSession *s, const AairtDataset *ds,
                 const AairtTrainOptions *opt, AairtError *err);
 

@@ -90,7 +90,7 @@ static void gradcheck(const GcCase *c) {
     IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
     IrParam *ps[4] = {0};
     IrValue *vals[4];
-    char pname[8];
+    char pname[16];
     for (int i = 0; i < c->n; i++) {
         if (c->kind[i] == GC_X || c->kind[i] == GC_Y) {
             vals[i] = ir_build_input(f, c->kind[i] == GC_X ? IR_SLOT_X : IR_SLOT_Y, IR_F32,
