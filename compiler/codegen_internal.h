@@ -24,4 +24,13 @@ typedef struct CgCtx {
  * inputs. */
 void cg_emit_value(CgCtx *c, const IrValue *v);
 
+/* For a matrix product v whose rows are the batch: emits a branch to a
+ * generated matrix-vector kernel when the call's batch is 1, and `gemm`
+ * (the cblas_sgemm call) otherwise (codegen_gemv.c). Returns false, having
+ * emitted nothing, when v is not such a product. */
+bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrValue *v));
+/* codegen_layers.c: the kernels of the layer ops and of batched MATMUL
+ * (ir_ops.def), called by cg_emit_value. */
+void cg_emit_layer(CgCtx *c, const IrValue *v);
+
 #endif

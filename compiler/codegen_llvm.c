@@ -179,7 +179,8 @@ static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
         LLVMTypeRef oty = LLVMFunctionType(c->void_t, ps, 4, 0);
         LLVMValueRef ofn = LLVMGetNamedFunction(c->mod, "aairt_optimizer_step");
         if (!ofn) ofn = LLVMAddFunction(c->mod, "aairt_optimizer_step", oty);
-        LLVMValueRef a[4] = {c->opt, c->params, c->grads, i64c(c, c->m->n_param_floats)};
+        /* buffers (after n_trainable_floats) are not the optimizer's */
+        LLVMValueRef a[4] = {c->opt, c->params, c->grads, i64c(c, c->m->n_trainable_floats)};
         LLVMBuildCall2(c->b, oty, ofn, a, 4, "");
     }
     LLVMBuildRetVoid(c->b);

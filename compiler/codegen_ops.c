@@ -18,7 +18,7 @@
 
 #include "codegen_internal.h"
 
-static_assert(IR_OP_COUNT == 27, "add the new op's lowering below");
+static_assert(IR_OP_COUNT == 44, "add the new op's lowering below (layer ops: codegen_layers.c)");
 
 typedef struct Opnd {
     LLVMValueRef ptr; /* NULL: immediate */
@@ -254,6 +254,10 @@ static LLVMValueRef unary_fwd(Kern *k, IrUnaryFn fn, double alpha, LLVMValueRef 
     case IR_FN_SQRT: return call1(k, "llvm.sqrt.f32", x);
     case IR_FN_ABS: return call1(k, "llvm.fabs.f32", x);
     case IR_FN_SQUARE: return fmul(k, x, x);
+    case IR_FN_POW: {
+        LLVMValueRef a[2] = {x, fc(k, alpha)};
+        return callf(k, "llvm.pow.f32", a, 2);
+    }
     case IR_FN_COUNT: break;
     }
     assert(0);
@@ -304,6 +308,10 @@ static LLVMValueRef unary_bwd(Kern *k, IrUnaryFn fn, double alpha, LLVMValueRef 
         return fmul(k, dy, sgn);
     }
     case IR_FN_SQUARE: return fmul(k, dy, fmul(k, fc(k, 2), x));
+    case IR_FN_POW: { /* p * x^(p-1) */
+        LLVMValueRef a[2] = {x, fc(k, alpha - 1)};
+        return fmul(k, dy, fmul(k, fc(k, alpha), callf(k, "llvm.pow.f32", a, 2)));
+    }
     case IR_FN_COUNT: break;
     }
     assert(0);
@@ -354,6 +362,11 @@ static LLVMValueRef map_unary_grad(Kern *k, LLVMValueRef *x) {
     return unary_bwd(k, k->v->attr.fn, k->v->attr.f[0], x[0], x[1], x[2]);
 }
 static LLVMValueRef map_scale(Kern *k, LLVMValueRef *x) { return fmul(k, x[0], x[1]); }
+static LLVMValueRef map_max(Kern *k, LLVMValueRef *x) { return fmaxv(k, x[0], x[1]); }
+static LLVMValueRef map_min(Kern *k, LLVMValueRef *x) { return sel(k, fgt(k, x[0], x[1]), x[1], x[0]); }
+static LLVMValueRef map_ge(Kern *k, LLVMValueRef *x) {
+    return sel(k, LLVMBuildFCmp(k->b, LLVMRealOGE, x[0], x[1], ""), fc(k, 1), fc(k, 0));
+}
 
 /* ---- reductions ----------------------------------------------------------- */
 
@@ -658,8 +671,36 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
     case IR_OP_RESHAPE:
         if (v->store.kind == IR_STORE_VIEW) return;
         break;
-    case IR_OP_MATMUL: emit_matmul(c, v); return;
-    default: break;
+    case IR_OP_MATMUL:
+        if (v->shape.rank > 2) cg_emit_layer(c, v);
+        else if (!cg_emit_gemv(c, v, emit_matmul)) emit_matmul(c, v);
+        return;
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL:
+    case IR_OP_DIV:
+    case IR_OP_UNARY:
+    case IR_OP_UNARY_GRAD:
+    case IR_OP_SOFTMAX:
+    case IR_OP_LOG_SOFTMAX:
+    case IR_OP_SOFTMAX_GRAD:
+    case IR_OP_LOG_SOFTMAX_GRAD:
+    case IR_OP_SUM:
+    case IR_OP_MEAN:
+    case IR_OP_SUM_TO:
+    case IR_OP_BROADCAST:
+    case IR_OP_COPY:
+    case IR_OP_CROSS_ENTROPY:
+    case IR_OP_CROSS_ENTROPY_GRAD:
+    case IR_OP_MSE:
+    case IR_OP_MSE_GRAD:
+    case IR_OP_BCE_LOGITS:
+    case IR_OP_BCE_LOGITS_GRAD:
+    case IR_OP_MEAN_GRAD:
+    case IR_OP_MAXIMUM:
+    case IR_OP_MINIMUM:
+    case IR_OP_GE_MASK: break;
+    default: cg_emit_layer(c, v); return; /* codegen_layers.c */
     }
     Kern k;
     kern_begin(c, &k, v);
@@ -698,6 +739,10 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
     case IR_OP_BCE_LOGITS: emit_pointwise_loss(&k, false); break;
     case IR_OP_MSE_GRAD:
     case IR_OP_BCE_LOGITS_GRAD: emit_pointwise_loss(&k, true); break;
+    case IR_OP_MAXIMUM: emit_map_inputs(&k, map_max); break;
+    case IR_OP_MINIMUM: emit_map_inputs(&k, map_min); break;
+    case IR_OP_GE_MASK: emit_map_inputs(&k, map_ge); break;
+    default: assert(0); break;
     case IR_OP_INPUT:
     case IR_OP_PARAM:
     case IR_OP_CONST:

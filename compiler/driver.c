@@ -18,7 +18,9 @@
 #include "arena.h"
 #include "ast.h"
 #include "codegen_llvm.h"
+#include "deploy.h"
 #include "diag.h"
+#include "imports.h"
 #include "link.h"
 #include "lower.h"
 #include "manifest.h"
@@ -41,6 +43,9 @@ typedef struct Options {
     const char *cpu;
     int opt_level;
     DiagFormat diag_format;
+    DeployOptions deploy; /* embedding, report, budgets, depfile */
+    const char *include_dirs[64]; /* -I DIR: where `use` looks first */
+    int n_include_dirs;
 } Options;
 
 static const char usage_text[] =
@@ -53,13 +58,28 @@ static const char usage_text[] =
     "  -o FILE                 output file (default: the model name; with\n"
     "                          --emit=ast|ir|llvm|asm|manifest: stdout)\n"
     "  -c                      emit an object file instead of an executable\n"
+    "  -I DIR                  search DIR for `use` modules (before the\n"
+    "                          installed stdlib)\n"
     "  --check                 parse and type-check only; no output\n"
     "  --emit=KIND             exe | obj | ast | ir | llvm | asm | manifest\n"
     "  --dump-after=PASS       print the IR after PASS to stderr ('all' for\n"
     "                          every pass)\n"
     "  --time-passes           print the time each stage took to stderr\n"
-    "  --target=TRIPLE         cross-compile (e.g. aarch64-linux-gnu)\n"
-    "  --cpu=NAME              target CPU (default: the host's)\n"
+    "  --target[=]TRIPLE       cross-compile (e.g. aarch64-linux-gnu)\n"
+    "  --cpu[=]NAME            target CPU (generic, x86-64-v3, znver4, ...;\n"
+    "                          default: the host's)\n"
+    "  --header FILE           with -c or --shared: write the model's C API\n"
+    "  --weights W.safetensors bake trained weights into the object (checked\n"
+    "                          against the parameter table)\n"
+    "  --prefix NAME           C API prefix (default: the model name)\n"
+    "  --train-api             add PREFIX_train_step to the C API\n"
+    "  --shared                build a shared library (lib<prefix>.so) with the\n"
+    "                          C API\n"
+    "  --report                print parameters, FLOPs and memory per layer\n"
+    "  --max-ram BYTES         fail when the model needs more RAM\n"
+    "  --max-code BYTES        fail when the object is larger\n"
+    "  -MD, -MF FILE           write a make-style dependency file (default\n"
+    "                          OUTPUT.d) listing every file read\n"
     "  -O0 -O1 -O2 -O3         LLVM optimization level (default -O3)\n"
     "  --diagnostics-format=human|json\n"
     "  -h, --help              this text\n"
@@ -91,6 +111,52 @@ static bool parse_emit(const char *s, EmitKind *out) {
     return false;
 }
 
+/* Options that take their value as the next argument. */
+static bool is_valued_option(const char *a) {
+    static const char *const names[] = {"--target", "--cpu",     "--header",
+                                        "--weights", "--prefix", "--max-ram",
+                                        "--max-code", "-MF"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(a, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool parse_bytes(const char *v, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || n <= 0)
+        return false;
+    if (*end == 'K' || *end == 'k')
+        n <<= 10, end++;
+    else if (*end == 'M')
+        n <<= 20, end++;
+    else if (*end == 'G')
+        n <<= 30, end++;
+    *out = n;
+    return *end == '\0';
+}
+
+static bool set_valued_option(Options *o, const char *a, const char *v) {
+    DeployOptions *d = &o->deploy;
+    if (strcmp(a, "--target") == 0)
+        o->target = v;
+    else if (strcmp(a, "--cpu") == 0)
+        o->cpu = v;
+    else if (strcmp(a, "--header") == 0)
+        d->header = v;
+    else if (strcmp(a, "--weights") == 0)
+        d->weights = v;
+    else if (strcmp(a, "--prefix") == 0)
+        d->prefix = v;
+    else if (strcmp(a, "-MF") == 0)
+        d->depfile = v, d->md = true;
+    else
+        return parse_bytes(v, strcmp(a, "--max-ram") == 0 ? &d->max_ram : &d->max_code);
+    return true;
+}
+
 /* Returns -1 when parsing succeeded, else the exit code to use. */
 static int parse_args(int argc, char **argv, Options *o) {
     *o = (Options){.emit = EMIT_EXE, .opt_level = 3,
@@ -107,6 +173,13 @@ static int parse_args(int argc, char **argv, Options *o) {
             if (++i == argc)
                 return usage_error("%s needs a file name", "-o");
             o->output = argv[i];
+        } else if (strncmp(a, "-I", 2) == 0) {
+            const char *dir = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!dir)
+                return usage_error("%s needs a directory", "-I");
+            if (o->n_include_dirs == 64)
+                return usage_error("too many -I options (at most 64)%s", "");
+            o->include_dirs[o->n_include_dirs++] = dir;
         } else if (strcmp(a, "-c") == 0) {
             o->emit = EMIT_OBJ;
         } else if (strcmp(a, "--check") == 0) {
@@ -126,6 +199,19 @@ static int parse_args(int argc, char **argv, Options *o) {
             o->target = a + 9;
         } else if (strncmp(a, "--cpu=", 6) == 0) {
             o->cpu = a + 6;
+        } else if (is_valued_option(a)) {
+            if (++i == argc)
+                return usage_error("%s needs a value", a);
+            if (!set_valued_option(o, a, argv[i]))
+                return usage_error("bad value '%s'", argv[i]);
+        } else if (strcmp(a, "--train-api") == 0) {
+            o->deploy.train_api = true;
+        } else if (strcmp(a, "--shared") == 0) {
+            o->deploy.shared = true;
+        } else if (strcmp(a, "--report") == 0) {
+            o->deploy.report = true;
+        } else if (strcmp(a, "-MD") == 0) {
+            o->deploy.md = true;
         } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' &&
                    !a[3]) {
             o->opt_level = a[2] - '0';
@@ -143,6 +229,10 @@ static int parse_args(int argc, char **argv, Options *o) {
     }
     if (!o->input)
         return usage_error("%s", "no input file");
+    const char *bad = deploy_check_args(
+        &o->deploy, o->emit == EMIT_OBJ || o->emit == EMIT_ASM || o->emit == EMIT_LLVM);
+    if (bad)
+        return usage_error("%s", bad);
     return -1;
 }
 
@@ -157,7 +247,7 @@ static char *read_source(const char *path, char *err, size_t cap) {
     char *buf = malloc(size);
     for (;;) {
         if (len + 1 == size) {
-            if (size > (64u << 20)) {
+            if (size >= (64u << 20)) {
                 snprintf(err, cap, "'%s' is larger than 64 MiB", path);
                 free(buf);
                 buf = NULL;
@@ -272,15 +362,54 @@ static int emit_executable(const Options *o, const IrModule *m,
     return rc;
 }
 
-/* Codegen and, for executables, the link. */
-static int emit_code(const Options *o, const IrModule *m, const char *manifest,
-                     Timer *timer) {
+static CgOptions cg_options(const Options *o, const char *manifest) {
     CgOptions cg = {0};
     cg.prefix = "aai";
     cg.manifest_json = manifest;
     cg.triple = o->target;
     cg.cpu = o->cpu;
     cg.opt_level = o->opt_level == 0 ? -1 : o->opt_level;
+    return cg;
+}
+
+/* The file a depfile's rule is for. */
+static const char *output_path(const Options *o, const IrModule *m, Arena *a) {
+    if (o->output)
+        return o->output;
+    if (o->deploy.shared)
+        return arena_printf(a, "lib%s.so", o->deploy.prefix ? o->deploy.prefix : m->name);
+    if (o->emit == EMIT_OBJ)
+        return arena_printf(a, "%s.o", deploy_embeds(&o->deploy) && o->deploy.prefix
+                                           ? o->deploy.prefix : m->name);
+    return m->name;
+}
+
+static int emit_code(const Options *o, const IrModule *m, const char *manifest,
+                     Timer *timer);
+
+/* The embeddable object or shared library (deploy.c), after the report. */
+static int emit_deploy(const Options *o, const IrModule *m, const SemaProgram *prog,
+                       const char *manifest, Diag *diag, Timer *timer) {
+    CgOptions cg = cg_options(o, manifest);
+    Deploy dep;
+    int rc = deploy_prepare(&dep, &o->deploy, m, prog, manifest, &cg, diag);
+    if (rc == EXIT_OK && deploy_embeds(&o->deploy)) {
+        CgOutputKind kind = o->emit == EMIT_LLVM  ? CG_OUT_LLVM_IR
+                            : o->emit == EMIT_ASM ? CG_OUT_ASM
+                                                  : CG_OUT_OBJ;
+        rc = deploy_emit(&dep, m, &cg, kind, o->output);
+        timer_lap(timer, "codegen");
+    } else if (rc == EXIT_OK) {
+        rc = emit_code(o, m, manifest, timer);
+    }
+    deploy_free(&dep);
+    return rc;
+}
+
+/* Codegen and, for executables, the link. */
+static int emit_code(const Options *o, const IrModule *m, const char *manifest,
+                     Timer *timer) {
+    CgOptions cg = cg_options(o, manifest);
     char *err = NULL;
     int rc = EXIT_OK;
     if (o->emit == EMIT_LLVM || o->emit == EMIT_ASM) {
@@ -293,8 +422,18 @@ static int emit_code(const Options *o, const IrModule *m, const char *manifest,
         snprintf(path, sizeof path, "%s", o->output ? o->output : "");
         if (!o->output)
             snprintf(path, sizeof path, "%s.o", m->name);
-        if (!cg_compile(m, &cg, CG_OUT_OBJ, path, &err))
+        /* Atomically: a failed or interrupted run never leaves a partial
+         * object under the name asked for. */
+        char tmp[PATH_MAX + 32];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        if (!cg_compile(m, &cg, CG_OUT_OBJ, tmp, &err)) {
             rc = EXIT_INTERNAL;
+        } else if (rename(tmp, path) != 0) {
+            fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path,
+                    strerror(errno));
+            rc = EXIT_USER;
+        }
+        unlink(tmp);
     } else {
         rc = emit_executable(o, m, &cg, timer, &err);
     }
@@ -317,8 +456,14 @@ static int compile(const Options *o, Arena *arena, Diag *diag,
         ast_print(stdout, file);
         return EXIT_OK;
     }
+    ImportOptions iopts = {o->include_dirs, o->n_include_dirs, false};
+    const ImportSet *imports =
+        imports_load(arena, diag, file, o->input, &iopts);
+    if (diag_error_count(diag))
+        return EXIT_USER;
     SemaProgram prog;
     bool ok = sema_check(arena, diag, file, dir_of(arena, o->input), &prog);
+    prog.imports = imports;
     timer_lap(&timer, "sema");
     IrModule *m = ok ? lower_program(arena, diag, &prog) : NULL;
     timer_lap(&timer, "lower");
@@ -343,8 +488,10 @@ static int compile(const Options *o, Arena *arena, Diag *diag,
         if (o->emit == EMIT_MANIFEST)
             rc = emit_manifest(o, manifest);
         else
-            rc = emit_code(o, m, manifest, &timer);
+            rc = emit_deploy(o, m, &prog, manifest, diag, &timer);
         free(manifest);
+        if (rc == EXIT_OK && o->deploy.md)
+            rc = deploy_depfile(&o->deploy, output_path(o, m, arena), diag, &prog);
     }
     sema_program_free(&prog);
     return rc;

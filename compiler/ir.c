@@ -74,7 +74,7 @@ const char *ir_entry_name(IrEntryKind kind) {
 }
 
 bool ir_unary_has_alpha(IrUnaryFn fn) {
-    return fn == IR_FN_LEAKY_RELU || fn == IR_FN_ELU;
+    return fn == IR_FN_LEAKY_RELU || fn == IR_FN_ELU || fn == IR_FN_POW;
 }
 
 /* ---- shapes ------------------------------------------------------------ */
@@ -163,8 +163,23 @@ IrParam *ir_param_new(IrModule *m, const char *name, IrShape shape,
     p->fan_out = fan_out;
     p->index = (int)m->params.len;
     m->n_param_floats = p->offset + p->size;
+    m->n_trainable_floats = m->n_param_floats;
     ptrvec_push(m->arena, &m->params, p);
     return p;
+}
+
+void ir_module_layout_buffers(IrModule *m) {
+    int64_t off = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < m->params.len; i++) {
+            IrParam *p = m->params.items[i];
+            if (p->buffer != (pass == 1)) continue;
+            p->offset = align16(off);
+            off = p->offset + p->size;
+        }
+        if (pass == 0) m->n_trainable_floats = off;
+    }
+    m->n_param_floats = off;
 }
 
 IrParam *ir_param_find(const IrModule *m, const char *name) {
@@ -400,7 +415,11 @@ static void print_value(FILE *out, const IrValue *v) {
     case IR_OP_MEAN_GRAD:
         print_axes(out, v->attr.i[0]);
         break;
-    default: break;
+    case IR_OP_REDUCE_MAX:
+        print_axes(out, v->attr.i[0]);
+        if (v->attr.i[1]) fprintf(out, " keepdims");
+        break;
+    default: ir_print_layer_attrs(out, v); break;
     }
     fprintf(out, " %s%s", v->dtype == IR_I64 ? "i64" : "f32",
             ir_shape_str(v->shape, sb, sizeof sb));

@@ -77,6 +77,9 @@ typedef struct IrParam {
     IrInit init;
     int64_t fan_in, fan_out;
     int index;        /* position in IrModule.params */
+    bool buffer;      /* not trained (batch-norm running stats): laid out
+                         after every trainable parameter, never given to
+                         the optimizer (ir_module_layout_buffers) */
 } IrParam;
 
 /* Op attributes; which fields matter is up to the op (see ir_ops.def). */
@@ -147,6 +150,8 @@ typedef struct IrModule {
     const char *name;       /* model name */
     PtrVec params;          /* IrParam* */
     int64_t n_param_floats;
+    int64_t n_trainable_floats; /* the optimizer's n: params before the
+                                   first buffer (ir_module_layout_buffers) */
     IrFunc *funcs[IR_ENTRY_COUNT]; /* NULL when not built */
 } IrModule;
 
@@ -177,6 +182,10 @@ IrParam *ir_param_new(IrModule *m, const char *name, IrShape shape,
                       IrInit init, int64_t fan_in, int64_t fan_out,
                       SrcLoc loc);
 IrParam *ir_param_find(const IrModule *m, const char *name);
+/* Moves every buffer parameter after the trainable ones (offsets change,
+ * order in IrModule.params does not) and sets n_trainable_floats. Run by
+ * memory planning; idempotent. */
+void ir_module_layout_buffers(IrModule *m);
 
 /* Appends a value computed by `op` from `ins`; runs the shape rule and, on a
  * mismatch, reports a diagnostic at `loc` and returns NULL. */
@@ -216,6 +225,15 @@ bool ir_unary_has_alpha(IrUnaryFn fn);
 /* The shape rule of v->op applied to v's inputs and attributes; sets
  * v->shape and v->dtype. Reports at v->loc and returns false on mismatch. */
 bool ir_infer_shape(IrValue *v, Diag *d);
+/* The shape rules of the layer ops (ir_ops.def, after MEAN_GRAD) and of
+ * batched MATMUL (rank > 2), passes/shape_layers.c; called by
+ * ir_infer_shape. */
+bool ir_infer_shape_layer(IrValue *v, Diag *d);
+/* Layer-op attributes in the textual IR (ir_layers.c). */
+void ir_print_layer_attrs(FILE *out, const IrValue *v);
+/* True for ops that write outside their own value (RUNNING_UPDATE): DCE
+ * keeps them. */
+bool ir_op_has_effect(IrOpKind op);
 
 /* Textual form: stable, the golden-test format of --emit=ir. */
 void ir_print_func(FILE *out, const IrFunc *f);

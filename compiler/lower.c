@@ -11,55 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum LValKind { LV_NONE, LV_TENSOR, LV_NUMBER } LValKind;
+#include "lower_internal.h" /* Lower, LVal, Binding, CallArgs; lower_def.c */
 
-typedef struct LVal {
-    LValKind kind;
-    IrValue *tensor;
-    double number;
-} LVal;
-
-typedef struct Binding {
-    const char *name;
-    SrcLoc loc;
-    LVal value;
-} Binding;
-
-typedef struct Lower {
-    Arena *arena;
-    Diag *diag;
-    IrModule *module;
-    IrFunc *func;
-    const SemaProgram *prog;
-    bool create_params; /* first entry lowered: make parameters */
-    Binding *bindings;
-    size_t n_bindings, cap_bindings;
-    const char *layer_base; /* binding the current statement defines */
-    int layers_in_stmt;     /* layer calls in the current statement */
-    int layer_index;        /* layers lowered so far in it */
-    PtrVec explicit_names;  /* name = "..." seen in this entry */
-} Lower;
-
-static const LVal lval_none = {LV_NONE, NULL, 0};
+static const LVal lval_none = {LV_NONE, NULL, 0, NULL};
 
 static LVal lval_tensor(IrValue *v) {
-    return v ? (LVal){LV_TENSOR, v, 0} : lval_none;
+    return v ? (LVal){LV_TENSOR, v, 0, NULL} : lval_none;
 }
 
-static LVal lval_number(double x) { return (LVal){LV_NUMBER, NULL, x}; }
-
-static LVal lower_expr(Lower *l, const AstExpr *e);
+static LVal lval_number(double x) { return (LVal){LV_NUMBER, NULL, x, NULL}; }
 
 /* ---- bindings ----------------------------------------------------------- */
 
-static const Binding *binding_find(const Lower *l, const char *name) {
-    for (size_t i = 0; i < l->n_bindings; i++)
+const Binding *binding_find(const Lower *l, const char *name) {
+    for (size_t i = l->scope_start; i < l->n_bindings; i++)
         if (strcmp(l->bindings[i].name, name) == 0)
             return &l->bindings[i];
     return NULL;
 }
 
-static void binding_add(Lower *l, const char *name, SrcLoc loc, LVal v) {
+void binding_add(Lower *l, const char *name, SrcLoc loc, LVal v) {
     if (l->n_bindings == l->cap_bindings) {
         size_t cap = l->cap_bindings ? l->cap_bindings * 2 : 16;
         Binding *b = ARENA_NEW_ARRAY(l->arena, Binding, cap);
@@ -87,17 +58,6 @@ static IrValue *as_tensor(Lower *l, LVal v, SrcLoc loc) {
         return ir_build_const(l->func, v.number, loc);
     return v.tensor;
 }
-
-/* A call's arguments, with the pipe's left side (if any) as the first
- * positional one. */
-typedef struct CallArgs {
-    const AstExpr *call; /* AST_EXPR_CALL, or NULL for a bare name */
-    SrcLoc loc;
-    const char *name;
-    bool has_piped;
-    LVal piped;
-    SrcLoc piped_loc;
-} CallArgs;
 
 /* Binds `spec` where spec[0] is the tensor operand. The operand comes from
  * the pipe or from the first positional argument. out_exprs[i] for i >= 1
@@ -136,7 +96,7 @@ static bool bind_layer_args(Lower *l, const CallArgs *c,
 
 /* ---- parameters --------------------------------------------------------- */
 
-static IrInit parse_init(Lower *l, const AstExpr *e, bool *ok) {
+IrInit parse_init(Lower *l, const AstExpr *e, bool *ok) {
     static const char *const names[] = {"torch_default", "he_uniform",
                                         "he_normal",     "xavier_uniform",
                                         "xavier_normal", "zeros", "ones"};
@@ -159,8 +119,7 @@ static IrInit parse_init(Lower *l, const AstExpr *e, bool *ok) {
 }
 
 /* The name the next layer in this statement gets. */
-static const char *next_layer_name(Lower *l, const AstExpr *name_arg,
-                                   bool *ok) {
+const char *next_layer_name(Lower *l, const AstExpr *name_arg, bool *ok) {
     l->layer_index++;
     if (name_arg) {
         const char *name;
@@ -179,18 +138,35 @@ static const char *next_layer_name(Lower *l, const AstExpr *name_arg,
             }
         }
         ptrvec_push(l->arena, &l->explicit_names, (void *)name);
-        return name;
+        return arena_printf(l->arena, "%s%s", l->prefix, name);
     }
     if (l->layers_in_stmt <= 1)
         return l->layer_base;
     return arena_printf(l->arena, "%s_%d", l->layer_base, l->layer_index);
 }
 
-static IrParam *get_param(Lower *l, const char *name, IrShape shape,
-                          IrInit init, int64_t fan_in, int64_t fan_out,
-                          SrcLoc loc) {
+IrParam *get_param(Lower *l, const char *name, IrShape shape, IrInit init,
+                   int64_t fan_in, int64_t fan_out, SrcLoc loc) {
     if (!l->create_params)
         return ir_param_find(l->module, name);
+    if (l->sharing) {
+        /* share = "...": the parameter must exist with the same shape */
+        IrParam *shared = ir_param_find(l->module, name);
+        char a[64], b[64];
+        if (!shared)
+            diag_error(l->diag, loc, "nothing to share: no parameter '%s'",
+                       name);
+        else if (!ir_shape_eq(shared->shape, shape)) {
+            diag_error(l->diag, loc,
+                       "shared parameter '%s' is %s here but %s where it "
+                       "was created",
+                       name, ir_shape_str(shape, a, sizeof a),
+                       ir_shape_str(shared->shape, b, sizeof b));
+            diag_note(l->diag, shared->loc, "'%s' was created here", name);
+            return NULL;
+        }
+        return shared;
+    }
     IrParam *existing = ir_param_find(l->module, name);
     if (existing) {
         diag_error(l->diag, loc,
@@ -198,6 +174,28 @@ static IrParam *get_param(Lower *l, const char *name, IrShape shape,
                    "name with name = \"...\"",
                    name);
         diag_note(l->diag, existing->loc, "'%s' was created here", name);
+        return NULL;
+    }
+    /* Sizes are bounded here, where the error can point at the layer: at
+     * most 2^40 floats per parameter and in all, so no size, offset or
+     * FLOP count computed from them later can overflow int64. */
+    const int64_t max_floats = (int64_t)1 << 40;
+    int64_t elems = 1;
+    for (int i = 0; i < shape.rank; i++) {
+        int64_t d = shape.dims[i];
+        if (d < 1 || elems > max_floats / d) {
+            diag_error(l->diag, loc,
+                       "parameter '%s' would have more than 2^40 elements",
+                       name);
+            return NULL;
+        }
+        elems *= d;
+    }
+    if (elems + 16 > max_floats - l->module->n_param_floats) {
+        diag_error(l->diag, loc,
+                   "the model's parameters would exceed 2^40 floats "
+                   "(at '%s')",
+                   name);
         return NULL;
     }
     return ir_param_new(l->module, name, shape, init, fan_in, fan_out, loc);
@@ -374,9 +372,11 @@ static const Builtin *builtin_find(const char *name) {
     return NULL;
 }
 
-static bool is_layer_call(const AstExpr *e) {
+static bool is_layer_call(const Lower *l, const AstExpr *e) {
     return e->kind == AST_EXPR_CALL &&
-           strcmp(sema_call_name(e), "dense") == 0;
+           (strcmp(sema_call_name(e), "dense") == 0 ||
+            (!builtin_find(sema_call_name(e)) &&
+             lower_find_def(l, lower_callee_name(l, e))));
 }
 
 static bool is_layer_name(const AstExpr *e) {
@@ -384,47 +384,52 @@ static bool is_layer_name(const AstExpr *e) {
 }
 
 /* Layer calls in an expression, counting `x |> dense(3)` once. */
-static int count_layers(const AstExpr *e) {
+int count_layers(const Lower *l, const AstExpr *e) {
     if (!e)
         return 0;
     int n = 0;
     switch (e->kind) {
     case AST_EXPR_CALL:
-        n += is_layer_call(e);
+        n += is_layer_call(l, e);
         for (size_t i = 0; i < e->as.call.n_args; i++)
-            n += count_layers(e->as.call.args[i].value);
+            n += count_layers(l, e->as.call.args[i].value);
         return n;
     case AST_EXPR_PIPE:
     case AST_EXPR_BINARY:
-        return count_layers(e->as.binary.lhs) + count_layers(e->as.binary.rhs) +
-               (e->kind == AST_EXPR_PIPE && is_layer_name(e->as.binary.rhs));
+        return count_layers(l, e->as.binary.lhs) +
+               count_layers(l, e->as.binary.rhs) +
+               (e->kind == AST_EXPR_PIPE &&
+                (is_layer_name(e->as.binary.rhs) ||
+                 (e->as.binary.rhs->kind == AST_EXPR_NAME &&
+                  !builtin_find(e->as.binary.rhs->as.name) &&
+                  lower_find_def(l, e->as.binary.rhs->as.name))));
     case AST_EXPR_NEG:
-        return count_layers(e->as.unary.operand);
+        return count_layers(l, e->as.unary.operand);
     case AST_EXPR_LIST:
         for (size_t i = 0; i < e->as.list.len; i++)
-            n += count_layers(e->as.list.items[i]);
+            n += count_layers(l, e->as.list.items[i]);
         return n;
     default:
         return 0;
     }
 }
 
-static void unknown_function(Lower *l, const char *name, SrcLoc loc) {
-    const char *names[N_BUILTINS];
-    for (int i = 0; i < N_BUILTINS; i++)
-        names[i] = builtins[i].name;
-    const char *hint = sema_closest(name, names, N_BUILTINS);
-    if (hint)
-        diag_error(l->diag, loc, "unknown function '%s'; did you mean '%s'?",
-                   name, hint);
-    else
-        diag_error(l->diag, loc, "unknown function '%s'", name);
+int lower_builtin_names(const char **out, int max) {
+    int n = 0;
+    for (int i = 0; i < N_BUILTINS && n < max; i++)
+        out[n++] = builtins[i].name;
+    return n;
 }
 
 static LVal lower_call(Lower *l, const CallArgs *c) {
-    const Builtin *b = builtin_find(c->name);
+    const char *full = c->call ? lower_callee_name(l, c->call) : c->name;
+    const Builtin *b = full && !strchr(full, '.') ? builtin_find(c->name)
+                                                 : NULL;
     if (!b) {
-        unknown_function(l, c->name, c->loc);
+        const AstItem *def = full ? lower_find_def(l, full) : NULL;
+        if (def)
+            return lower_def_call(l, c, def);
+        lower_unknown_function(l, full ? full : c->name, c->loc);
         return lval_none;
     }
     switch (b->kind) {
@@ -508,7 +513,7 @@ static LVal lower_pipe(Lower *l, const AstExpr *e) {
     return lower_call(l, &c);
 }
 
-static LVal lower_expr(Lower *l, const AstExpr *e) {
+LVal lower_expr(Lower *l, const AstExpr *e) {
     switch (e->kind) {
     case AST_EXPR_NUMBER:
         return lval_number(e->as.number.value);
@@ -550,7 +555,7 @@ static LVal lower_expr(Lower *l, const AstExpr *e) {
 /* ---- types and the model signature -------------------------------------- */
 
 /* Converts a declared type; the first dimension must be symbolic (batch). */
-static bool lower_type(Lower *l, const AstType *t, IrShape *out) {
+bool lower_type(Lower *l, const AstType *t, IrShape *out) {
     if (strcmp(t->dtype, "f32") != 0) {
         diag_error(l->diag, t->loc,
                    "unsupported element type '%s'; models take f32 tensors",
@@ -668,6 +673,10 @@ static bool check_feature_width(Lower *l, const IrShape *in, SrcLoc loc) {
 static IrValue *lower_body(Lower *l) {
     const AstItem *m = l->prog->model;
     l->n_bindings = 0;
+    l->scope_start = 0;
+    l->scope_file = m->loc.file;
+    l->prefix = "";
+    l->loop_suffix = "";
     l->explicit_names = (PtrVec){0};
     if (m->n_params != 1) {
         SrcLoc loc = m->n_params ? m->params[1].loc : m->name_loc;
@@ -683,41 +692,14 @@ static IrValue *lower_body(Lower *l) {
                                 m->params[0].loc);
     x->name = m->params[0].name;
     binding_add(l, m->params[0].name, m->params[0].loc, lval_tensor(x));
-    for (size_t i = 0; i < m->n_stmts; i++) {
-        const AstStmt *s = &m->stmts[i];
-        bool is_return = s->kind == AST_STMT_RETURN;
-        l->layer_base = is_return ? "output" : s->name;
-        l->layers_in_stmt = count_layers(s->value);
-        l->layer_index = 0;
-        if (!is_return) {
-            const Binding *prev = binding_find(l, s->name);
-            if (prev) {
-                diag_error(l->diag, s->loc, "'%s' is already defined", s->name);
-                diag_note(l->diag, prev->loc, "previous definition is here");
-                continue;
-            }
-        }
-        LVal v = lower_expr(l, s->value);
-        if (v.kind == LV_TENSOR && !v.tensor->name)
-            v.tensor->name = l->layer_base;
-        if (!is_return) {
-            binding_add(l, s->name, s->loc, v);
-            continue;
-        }
-        if (i + 1 < m->n_stmts)
-            diag_error(l->diag, m->stmts[i + 1].loc,
-                       "statement after 'return' is never reached");
-        if (v.kind == LV_NUMBER) {
-            diag_error(l->diag, s->value->loc, "a model must return a tensor");
-            return NULL;
-        }
-        if (v.kind == LV_NONE || !check_output_shape(l, v.tensor, s->loc))
-            return NULL;
-        return v.tensor;
+    LVal v = lower_model_body(l, m); /* lower_def.c */
+    if (v.kind == LV_NONE)
+        return NULL;
+    if (v.kind != LV_TENSOR) {
+        diag_error(l->diag, m->end_loc, "a model must return a tensor");
+        return NULL;
     }
-    if (diag_error_count(l->diag) == 0)
-        diag_error(l->diag, m->end_loc, "model '%s' has no 'return'", m->name);
-    return NULL;
+    return check_output_shape(l, v.tensor, v.tensor->loc) ? v.tensor : NULL;
 }
 
 static IrValue *build_loss(Lower *l, IrValue *out) {

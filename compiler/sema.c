@@ -845,11 +845,13 @@ static const AstItem *find_item(const AstFile *f, AstItemKind kind,
 static void check_duplicate_items(Sema *s, const AstFile *f) {
     for (size_t i = 0; i < f->n_items; i++) {
         const AstItem *it = &f->items[i];
-        if (it->kind == AST_ITEM_TRAIN || !it->name)
+        if (it->kind == AST_ITEM_TRAIN || it->kind == AST_ITEM_USE ||
+            !it->name)
             continue;
         for (size_t j = 0; j < i; j++) {
             const AstItem *prev = &f->items[j];
-            if (prev->kind == AST_ITEM_TRAIN || !prev->name ||
+            if (prev->kind == AST_ITEM_TRAIN || prev->kind == AST_ITEM_USE ||
+                !prev->name ||
                 strcmp(prev->name, it->name) != 0)
                 continue;
             diag_error(s->diag, it->name_loc, "'%s' is already defined",

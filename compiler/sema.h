@@ -32,6 +32,9 @@ typedef struct SemaProgram {
     cJSON *dataset_json;    /* owned: cJSON_Delete in sema_program_free */
     cJSON *train_json;      /* owned */
     PtrVec inputs_read;     /* const char* paths of data files the model reads */
+    const struct ImportSet *imports; /* imports.h: defs and consts across
+                                        `use`d files; set by the driver,
+                                        NULL when nothing is imported */
 } SemaProgram;
 
 /* Checks `file`. `source_dir` is the directory of the .aai file as given on

@@ -247,12 +247,59 @@ static void print_fields(FILE *out, const AstItem *item, int indent) {
     }
 }
 
+static void print_stmts(FILE *out, const AstStmt *stmts, size_t n,
+                        int indent) {
+    for (size_t i = 0; i < n; i++) {
+        const AstStmt *s = &stmts[i];
+        fputc('\n', out);
+        char head[256];
+        switch (s->kind) {
+        case AST_STMT_LET:
+            snprintf(head, sizeof head, "(let %s", s->name);
+            break;
+        case AST_STMT_RETURN:
+            snprintf(head, sizeof head, "(return");
+            break;
+        case AST_STMT_PARAM:
+            print_indent(out, indent);
+            fprintf(out, "(param-decl %s ", s->name);
+            print_type(out, &s->type);
+            print_sep(out, expr_is_leaf(s->value), indent + 2);
+            print_expr(out, s->value, indent + 2);
+            fputc(')', out);
+            continue;
+        case AST_STMT_LOOP:
+            print_indent(out, indent);
+            if (s->name)
+                fprintf(out, "(for %s", s->name);
+            else
+                fputs("(repeat", out);
+            print_sep(out, false, indent + 2);
+            print_expr(out, s->value, indent + 2);
+            print_stmts(out, s->body, s->n_body, indent + 2);
+            fputc(')', out);
+            continue;
+        }
+        print_labeled(out, head, s->value, indent);
+    }
+}
+
 static void print_model(FILE *out, const AstItem *item, int indent) {
     for (size_t i = 0; i < item->n_params; i++) {
+        const AstParam *p = &item->params[i];
         fputc('\n', out);
         print_indent(out, indent);
-        fprintf(out, "(param %s ", item->params[i].name);
-        print_type(out, &item->params[i].type);
+        fprintf(out, "(param %s", p->name);
+        if (p->has_type) {
+            fputc(' ', out);
+            print_type(out, &p->type);
+        }
+        if (p->default_value) {
+            fputs(" (default", out);
+            print_sep(out, expr_is_leaf(p->default_value), indent + 4);
+            print_expr(out, p->default_value, indent + 4);
+            fputc(')', out);
+        }
         fputc(')', out);
     }
     if (item->has_result) {
@@ -262,16 +309,7 @@ static void print_model(FILE *out, const AstItem *item, int indent) {
         print_type(out, &item->result);
         fputc(')', out);
     }
-    for (size_t i = 0; i < item->n_stmts; i++) {
-        const AstStmt *s = &item->stmts[i];
-        fputc('\n', out);
-        char head[256];
-        if (s->kind == AST_STMT_LET)
-            snprintf(head, sizeof head, "(let %s", s->name);
-        else
-            snprintf(head, sizeof head, "(return");
-        print_labeled(out, head, s->value, indent);
-    }
+    print_stmts(out, item->stmts, item->n_stmts, indent);
 }
 
 static void print_item(FILE *out, const AstItem *item, int indent) {
@@ -288,6 +326,23 @@ static void print_item(FILE *out, const AstItem *item, int indent) {
     case AST_ITEM_TRAIN:
         fprintf(out, "(train %s on %s", item->name, item->dataset);
         print_fields(out, item, indent + 2);
+        break;
+    case AST_ITEM_DEF:
+        fprintf(out, "(def %s", item->name);
+        print_model(out, item, indent + 2);
+        break;
+    case AST_ITEM_USE:
+        fprintf(out, "(use %s", item->use_is_file ? "file" : "module");
+        fputc(' ', out);
+        if (item->use_is_file)
+            print_quoted(out, item->name);
+        else
+            fputs(item->name, out);
+        break;
+    case AST_ITEM_CONST:
+        fprintf(out, "(const %s", item->name);
+        print_sep(out, expr_is_leaf(item->value), indent + 2);
+        print_expr(out, item->value, indent + 2);
         break;
     }
     fputc(')', out);

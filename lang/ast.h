@@ -94,23 +94,36 @@ typedef struct AstType {
     size_t n_dims;
 } AstType;
 
+/* A model or def parameter. Model parameters always have a type; a def
+ * parameter may omit it (a tensor) and may have a default value. */
 typedef struct AstParam {
     const char *name;
     SrcLoc loc;
     AstType type;
+    bool has_type;          /* `: type` was written */
+    AstExpr *default_value; /* def only: `= expr`, or NULL */
 } AstParam;
 
 typedef enum AstStmtKind {
     AST_STMT_LET,    /* name = expr */
     AST_STMT_RETURN, /* return expr */
+    AST_STMT_PARAM,  /* param name: type = init */
+    AST_STMT_LOOP,   /* repeat expr { body } / for var in expr { body } */
 } AstStmtKind;
 
-typedef struct AstStmt {
+typedef struct AstStmt AstStmt;
+struct AstStmt {
     AstStmtKind kind;
-    SrcLoc loc;       /* the name (let) or the `return` keyword */
-    const char *name; /* AST_STMT_LET only */
-    AstExpr *value;
-} AstStmt;
+    SrcLoc loc;       /* the name (let, param) or the keyword */
+    const char *name; /* LET, PARAM; the loop variable (NULL for repeat) */
+    SrcLoc name_loc;  /* PARAM, LOOP: the name's position */
+    AstExpr *value;   /* LET, RETURN; PARAM: the initializer; LOOP: the
+                         count (repeat) or the list iterated (for) */
+    AstType type;     /* PARAM */
+    AstStmt *body;    /* LOOP */
+    size_t n_body;
+    SrcLoc end_loc;   /* LOOP: the closing brace */
+};
 
 /* `key = expr` inside a dataset or train block. */
 typedef struct AstField {
@@ -123,6 +136,10 @@ typedef enum AstItemKind {
     AST_ITEM_DATASET, /* dataset NAME { fields } */
     AST_ITEM_MODEL,   /* model NAME(params) -> type { stmts } */
     AST_ITEM_TRAIN,   /* train MODEL on DATASET { fields } */
+    AST_ITEM_DEF,     /* def NAME(params) -> type { stmts } */
+    AST_ITEM_USE,     /* use std.nn / use "path.aai": `name` is the module
+                         path ("std.nn") or the file path as written */
+    AST_ITEM_CONST,   /* const NAME = expr: `value` */
 } AstItemKind;
 
 typedef struct AstItem {
@@ -136,7 +153,11 @@ typedef struct AstItem {
     /* train: the dataset it runs on */
     const char *dataset;
     SrcLoc dataset_loc;
-    /* model */
+    /* use */
+    bool use_is_file; /* use "path.aai" (else a module path) */
+    /* const */
+    AstExpr *value;
+    /* model, def */
     AstParam *params;
     size_t n_params;
     AstType result;
@@ -146,11 +167,20 @@ typedef struct AstItem {
     SrcLoc end_loc; /* the closing brace (for "missing return") */
 } AstItem;
 
+/* A `#` comment, kept for the formatter (aaic fmt); the parser ignores
+ * comments otherwise. `text` starts with '#' and has no line break. */
+typedef struct AstComment {
+    SrcLoc loc;
+    const char *text;
+} AstComment;
+
 typedef struct AstFile {
     const char *path;
     uint32_t file_id; /* Diag file id */
     AstItem *items;
     size_t n_items;
+    AstComment *comments; /* in source order */
+    size_t n_comments;
 } AstFile;
 
 /* Prints the tree as indented S-expressions (tests and --emit=ast). */

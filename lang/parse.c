@@ -67,6 +67,8 @@ int parse_lex_token(ParseCtx *ctx, int token, SrcLoc loc) {
         ctx->header = PARSE_BLOCK_MODEL;
     else if (token == TK_KW_TRAIN)
         ctx->header = PARSE_BLOCK_TRAIN;
+    else if (token == TK_KW_DEF)
+        ctx->header = PARSE_BLOCK_MODEL;
     if (token_is_separator(token))
         ctx->recovering = false;
     return token;
@@ -254,6 +256,35 @@ const char *parse_lex_single_quoted(ParseCtx *ctx, SrcLoc loc,
     return arena_strndup(ctx->arena, text + 1, len - 1 - closed);
 }
 
+void parse_lex_comments(ParseCtx *ctx, SrcLoc loc, const char *text,
+                        size_t len) {
+    uint32_t line = loc.line, col = loc.col;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\n') {
+            line++;
+            col = 1;
+            continue;
+        }
+        if (text[i] != '#') {
+            col++;
+            continue;
+        }
+        size_t end = i;
+        while (end < len && text[end] != '\n')
+            end++;
+        size_t n = end - i;
+        while (n > 1 && (text[i + n - 1] == ' ' || text[i + n - 1] == '\t' ||
+                         text[i + n - 1] == '\r'))
+            n--;
+        AstComment *c = ARENA_NEW(ctx->arena, AstComment);
+        c->loc = (SrcLoc){ctx->file, line, col, (uint32_t)n};
+        c->text = arena_strndup(ctx->arena, text + i, n);
+        ptrvec_push(ctx->arena, &ctx->comments, c);
+        col += (uint32_t)(end - i);
+        i = end - 1;
+    }
+}
+
 void parse_lex_stray(ParseCtx *ctx, SrcLoc loc, const char *text,
                      size_t len) {
     unsigned char c = (unsigned char)text[0];
@@ -296,10 +327,18 @@ void parse_lex_close(ParseCtx *ctx, char kind) {
 void parse_lex_brace(ParseCtx *ctx, SrcLoc loc, bool open) {
     ctx->depth_at_brace = ctx->depth;
     ctx->depth = 0;
-    ctx->in_block = open;
-    ctx->block = open ? ctx->header : PARSE_BLOCK_NONE;
-    if (open)
-        ctx->block_open = loc;
+    /* loop bodies nest inside a model or def body */
+    if (open) {
+        if (ctx->brace_depth++ == 0) {
+            ctx->block = ctx->header;
+            ctx->block_open = loc;
+        }
+    } else if (ctx->brace_depth > 0) {
+        ctx->brace_depth--;
+    }
+    ctx->in_block = ctx->brace_depth > 0;
+    if (!ctx->in_block)
+        ctx->block = PARSE_BLOCK_NONE;
 }
 
 static bool is_name_start(char c) {
@@ -307,7 +346,21 @@ static bool is_name_start(char c) {
 }
 
 bool parse_lex_unclosed_block(ParseCtx *ctx, SrcLoc *loc) {
-    if (!ctx->in_block || ctx->last_loc.line >= loc->line)
+    if (!ctx->in_block) {
+        ctx->closing_blocks = false;
+        return false;
+    }
+    if (ctx->closing_blocks) {
+        /* an outer block of a loop body: close it too, quietly */
+        parse_lex_brace(ctx, *loc, false);
+        ctx->closing_blocks = ctx->in_block;
+        ctx->virtual_next = true;
+        ctx->offset = ctx->tok_offset;
+        ctx->line = loc->line;
+        ctx->col = loc->col;
+        return true;
+    }
+    if (ctx->last_loc.line >= loc->line)
         return false;
     const char *p = ctx->text + ctx->offset;
     while (*p == ' ' || *p == '\t')
@@ -327,6 +380,7 @@ bool parse_lex_unclosed_block(ParseCtx *ctx, SrcLoc *loc) {
         diag_note(ctx->diag, ctx->block_open, "block opened here");
     }
     parse_lex_brace(ctx, *loc, false);
+    ctx->closing_blocks = ctx->in_block;
     ctx->virtual_next = true;
     ctx->offset = ctx->tok_offset;
     ctx->line = loc->line;
@@ -350,6 +404,13 @@ static const struct {
     {TK_KW_RETURN, "return", "'return'"},
     {TK_KW_TRUE, "true", "'true'"},
     {TK_KW_FALSE, "false", "'false'"},
+    {TK_KW_DEF, "def", "'def'"},
+    {TK_KW_USE, "use", "'use'"},
+    {TK_KW_CONST, "const", "'const'"},
+    {TK_KW_PARAM, "param", "'param'"},
+    {TK_KW_REPEAT, "repeat", "'repeat'"},
+    {TK_KW_FOR, "for", "'for'"},
+    {TK_KW_IN, "in", "'in'"},
     {TK_LPAREN, "(", "'('"},
     {TK_RPAREN, ")", "')'"},
     {TK_LBRACKET, "[", "'['"},
@@ -419,7 +480,9 @@ static bool token_is_keyword(int token) {
     return token == TK_KW_DATASET || token == TK_KW_MODEL ||
            token == TK_KW_TRAIN || token == TK_KW_ON ||
            token == TK_KW_RETURN || token == TK_KW_TRUE ||
-           token == TK_KW_FALSE;
+           token == TK_KW_FALSE || token == TK_KW_DEF || token == TK_KW_USE ||
+           token == TK_KW_CONST || token == TK_KW_PARAM ||
+           token == TK_KW_REPEAT || token == TK_KW_FOR || token == TK_KW_IN;
 }
 
 /* Describes the token of kind `token` whose text starts at `offset` with
@@ -557,6 +620,11 @@ static void report_name(ParseCtx *ctx, SrcLoc loc, const char *found) {
     case TK_KW_MODEL:
     case TK_KW_TRAIN:
     case TK_KW_ON:
+    case TK_KW_DEF:
+    case TK_KW_USE:
+    case TK_KW_CONST:
+    case TK_KW_PARAM:
+    case TK_KW_FOR:
         diag_error(ctx->diag, loc, "expected a name after %s, found %s",
                    token_spelling(ctx->prev_token), found);
         break;
@@ -619,8 +687,8 @@ static bool report_structure(ParseCtx *ctx, SrcLoc loc, Expected e,
     char prev[EXCERPT_MAX + 8];
     if (expects(e, TK_KW_DATASET)) {
         diag_error(ctx->diag, loc,
-                   "expected 'dataset', 'model' or 'train' at the top level, "
-                   "found %s",
+                   "expected 'dataset', 'model', 'train', 'def', 'use' or "
+                   "'const' at the top level, found %s",
                    found);
     } else if (expects_only(e, TK_ASSIGN)) {
         report_missing_assign(ctx, loc, found);
@@ -865,7 +933,61 @@ AstParam *parse_param(ParseCtx *ctx, SrcLoc loc, const char *name,
     param->name = name;
     param->loc = loc;
     param->type = *type;
+    param->has_type = true;
     return param;
+}
+
+AstParam *parse_def_param(ParseCtx *ctx, SrcLoc loc, const char *name,
+                          AstType *type, AstExpr *default_value) {
+    AstParam *param = ARENA_NEW(ctx->arena, AstParam);
+    param->name = name;
+    param->loc = loc;
+    if (type) {
+        param->type = *type;
+        param->has_type = true;
+    }
+    param->default_value = default_value;
+    return param;
+}
+
+const char *parse_module_path(ParseCtx *ctx, const char *prefix,
+                              const char *name) {
+    return arena_printf(ctx->arena, "%s.%s", prefix, name);
+}
+
+AstStmt *parse_stmt_param(ParseCtx *ctx, SrcLoc kw, const char *name,
+                          SrcLoc name_loc, AstType *type, AstExpr *init) {
+    AstStmt *stmt = ARENA_NEW(ctx->arena, AstStmt);
+    stmt->kind = AST_STMT_PARAM;
+    stmt->loc = kw;
+    stmt->name = name;
+    stmt->name_loc = name_loc;
+    stmt->type = *type;
+    stmt->value = init;
+    return stmt;
+}
+
+/* Copies a PtrVec of AstStmt * into a contiguous array. */
+static AstStmt *stmts_copy(ParseCtx *ctx, PtrVec *stmts, size_t *n) {
+    *n = stmts->len;
+    AstStmt *out = ARENA_NEW_ARRAY(ctx->arena, AstStmt, stmts->len);
+    for (size_t i = 0; i < stmts->len; i++)
+        out[i] = *(AstStmt *)stmts->items[i];
+    return out;
+}
+
+AstStmt *parse_stmt_loop(ParseCtx *ctx, SrcLoc kw, const char *var,
+                         SrcLoc var_loc, AstExpr *value, PtrVec *body,
+                         SrcLoc end) {
+    AstStmt *stmt = ARENA_NEW(ctx->arena, AstStmt);
+    stmt->kind = AST_STMT_LOOP;
+    stmt->loc = kw;
+    stmt->name = var;
+    stmt->name_loc = var_loc;
+    stmt->value = value;
+    stmt->body = stmts_copy(ctx, body, &stmt->n_body);
+    stmt->end_loc = end;
+    return stmt;
 }
 
 AstStmt *parse_stmt_let(ParseCtx *ctx, SrcLoc loc, const char *name,
@@ -940,6 +1062,27 @@ void parse_item_model(ParseCtx *ctx, SrcLoc kw, const char *name,
         item->stmts[i] = *(AstStmt *)stmts->items[i];
 }
 
+void parse_item_def(ParseCtx *ctx, SrcLoc kw, const char *name,
+                    SrcLoc name_loc, PtrVec *params, AstType *result,
+                    PtrVec *stmts, SrcLoc end) {
+    parse_item_model(ctx, kw, name, name_loc, params, result, stmts, end);
+    AstItem *item = ctx->items.items[ctx->items.len - 1];
+    item->kind = AST_ITEM_DEF;
+}
+
+void parse_item_use(ParseCtx *ctx, SrcLoc kw, const char *path,
+                    SrcLoc path_loc, bool is_file) {
+    AstItem *item = item_new(ctx, AST_ITEM_USE, kw, path, path_loc, path_loc);
+    item->use_is_file = is_file;
+}
+
+void parse_item_const(ParseCtx *ctx, SrcLoc kw, const char *name,
+                      SrcLoc name_loc, AstExpr *value) {
+    AstItem *item = item_new(ctx, AST_ITEM_CONST, kw, name, name_loc,
+                             value->loc);
+    item->value = value;
+}
+
 void parse_item_train(ParseCtx *ctx, SrcLoc kw, const char *model,
                       SrcLoc model_loc, const char *dataset,
                       SrcLoc dataset_loc, PtrVec *fields, SrcLoc end) {
@@ -999,5 +1142,9 @@ AstFile *parse_source(Arena *a, Diag *d, const char *path, const char *text) {
     file->items = ARENA_NEW_ARRAY(a, AstItem, ctx->items.len);
     for (size_t i = 0; i < ctx->items.len; i++)
         file->items[i] = *(AstItem *)ctx->items.items[i];
+    file->n_comments = ctx->comments.len;
+    file->comments = ARENA_NEW_ARRAY(a, AstComment, ctx->comments.len);
+    for (size_t i = 0; i < ctx->comments.len; i++)
+        file->comments[i] = *(AstComment *)ctx->comments.items[i];
     return file;
 }

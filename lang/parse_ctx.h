@@ -60,6 +60,9 @@ typedef struct ParseCtx {
     SrcLoc open[PARSE_MAX_NESTING + 1];  /* where each one opened */
     char open_kind[PARSE_MAX_NESTING + 1]; /* '(' or '[' */
     bool in_block;                       /* inside `{ }` */
+    int brace_depth;                     /* open `{` (loops nest) */
+    bool closing_blocks;                 /* closing every open block
+                                            before an item keyword */
     SrcLoc block_open;                   /* its '{' */
     ParseBlock block, header;            /* current block / last keyword */
     /* error handling */
@@ -69,7 +72,8 @@ typedef struct ParseCtx {
     bool quiet_ends; /* that separator was just returned */
     bool fatal;      /* give up: scanner returns end of file from now on */
     /* result */
-    PtrVec items; /* AstItem *, in source order */
+    PtrVec items;    /* AstItem *, in source order */
+    PtrVec comments; /* AstComment *, in source order */
 } ParseCtx;
 
 /* Scans and parses ctx->text (lexer.l); items land in ctx->items.
@@ -118,6 +122,10 @@ const char *parse_lex_string(ParseCtx *ctx, SrcLoc loc, const char *text,
  * been double-quoted (no escapes). */
 const char *parse_lex_single_quoted(ParseCtx *ctx, SrcLoc loc,
                                     const char *text, size_t len);
+/* Records the `#` comments in `text` (a comment, or a run of line breaks
+ * and comment lines) scanned at `loc`, for the formatter. */
+void parse_lex_comments(ParseCtx *ctx, SrcLoc loc, const char *text,
+                        size_t len);
 /* Reports the stray byte or UTF-8 character `text` at `loc`. */
 void parse_lex_stray(ParseCtx *ctx, SrcLoc loc, const char *text, size_t len);
 /* Bracket bookkeeping; open returns false when nesting is too deep (the
@@ -166,10 +174,19 @@ AstType *parse_type(ParseCtx *ctx, SrcLoc loc, const char *dtype,
                     PtrVec *dims);
 AstParam *parse_param(ParseCtx *ctx, SrcLoc loc, const char *name,
                       AstType *type);
+AstParam *parse_def_param(ParseCtx *ctx, SrcLoc loc, const char *name,
+                          AstType *type, AstExpr *default_value);
+const char *parse_module_path(ParseCtx *ctx, const char *prefix,
+                              const char *name);
 
 AstStmt *parse_stmt_let(ParseCtx *ctx, SrcLoc loc, const char *name,
                         AstExpr *value);
 AstStmt *parse_stmt_return(ParseCtx *ctx, SrcLoc loc, AstExpr *value);
+AstStmt *parse_stmt_param(ParseCtx *ctx, SrcLoc kw, const char *name,
+                          SrcLoc name_loc, AstType *type, AstExpr *init);
+AstStmt *parse_stmt_loop(ParseCtx *ctx, SrcLoc kw, const char *var,
+                         SrcLoc var_loc, AstExpr *value, PtrVec *body,
+                         SrcLoc end);
 AstField *parse_field(ParseCtx *ctx, SrcLoc loc, const char *key,
                       AstExpr *value);
 
@@ -179,6 +196,13 @@ void parse_item_dataset(ParseCtx *ctx, SrcLoc kw, const char *name,
 void parse_item_model(ParseCtx *ctx, SrcLoc kw, const char *name,
                       SrcLoc name_loc, PtrVec *params, AstType *result,
                       PtrVec *stmts, SrcLoc end);
+void parse_item_def(ParseCtx *ctx, SrcLoc kw, const char *name,
+                    SrcLoc name_loc, PtrVec *params, AstType *result,
+                    PtrVec *stmts, SrcLoc end);
+void parse_item_use(ParseCtx *ctx, SrcLoc kw, const char *path,
+                    SrcLoc path_loc, bool is_file);
+void parse_item_const(ParseCtx *ctx, SrcLoc kw, const char *name,
+                      SrcLoc name_loc, AstExpr *value);
 void parse_item_train(ParseCtx *ctx, SrcLoc kw, const char *model,
                       SrcLoc model_loc, const char *dataset,
                       SrcLoc dataset_loc, PtrVec *fields, SrcLoc end);

@@ -75,16 +75,19 @@ static void aai_yyerror(SrcLoc *loc, yyscan_t scanner, ParseCtx *ctx,
 %token <num> NUMBER "number"
 %token KW_DATASET "dataset" KW_MODEL "model" KW_TRAIN "train" KW_ON "on"
 %token KW_RETURN "return" KW_TRUE "true" KW_FALSE "false"
+%token KW_DEF "def" KW_USE "use" KW_CONST "const" KW_PARAM "param"
+%token KW_REPEAT "repeat" KW_FOR "for" KW_IN "in"
 %token LPAREN "(" RPAREN ")" LBRACKET "[" RBRACKET "]" LBRACE "{" RBRACE "}"
 %token COMMA "," ASSIGN "=" ARROW "->" PIPE "|>" PLUS "+" MINUS "-"
 %token STAR "*" SLASH "/" COLON ":" DOT "." SEMI ";" NEWLINE "newline"
 
 %type <vec> fields field_seq stmts stmt_seq params param_list dims dim_list
-%type <vec> args arg_list elems elem_list
+%type <vec> args arg_list elems elem_list def_params def_param_list
+%type <str> module_path
 %type <expr> expr pipe additive term unary postfix primary
 %type <field> field
 %type <stmt> stmt
-%type <param> param
+%type <param> param def_param
 %type <type> type result
 %type <dim> dim
 %type <arg> arg
@@ -111,6 +114,17 @@ item
         { parse_item_model(ctx, @1, $2, @2, $4, $6, $8, @9); }
     | KW_TRAIN NAME KW_ON NAME LBRACE fields RBRACE
         { parse_item_train(ctx, @1, $2, @2, $4, @4, $6, @7); }
+    | KW_DEF NAME LPAREN def_params RPAREN result LBRACE stmts RBRACE
+        { parse_item_def(ctx, @1, $2, @2, $4, $6, $8, @9); }
+    | KW_USE module_path    { parse_item_use(ctx, @1, $2, @2, false); }
+    | KW_USE STRING         { parse_item_use(ctx, @1, $2, @2, true); }
+    | KW_CONST NAME ASSIGN expr
+        { parse_item_const(ctx, @1, $2, @2, $4); }
+    ;
+
+module_path
+    : NAME                  { $$ = $1; }
+    | module_path DOT NAME  { $$ = parse_module_path(ctx, $1, $3); }
     ;
 
 /* ---- blocks: separated fields / statements, last separator optional ---- */
@@ -153,6 +167,12 @@ stmt_seq
 stmt
     : NAME ASSIGN expr      { $$ = parse_stmt_let(ctx, @1, $1, $3); }
     | KW_RETURN expr        { $$ = parse_stmt_return(ctx, @1, $2); }
+    | KW_PARAM NAME COLON type ASSIGN expr
+        { $$ = parse_stmt_param(ctx, @1, $2, @2, $4, $6); }
+    | KW_REPEAT expr LBRACE stmts RBRACE
+        { $$ = parse_stmt_loop(ctx, @1, NULL, @1, $2, $4, @5); }
+    | KW_FOR NAME KW_IN expr LBRACE stmts RBRACE
+        { $$ = parse_stmt_loop(ctx, @1, $2, @2, $4, $6, @7); }
     ;
 
 /* ---- model signature ---- */
@@ -170,6 +190,26 @@ param_list
 
 param
     : NAME COLON type       { $$ = parse_param(ctx, @1, $1, $3); }
+    ;
+
+/* def parameters: `x` (a tensor), `n: int`, `widths: list = [64, 32]` */
+def_params
+    : %empty                { $$ = parse_vec_new(ctx); }
+    | def_param_list        { $$ = $1; }
+    | def_param_list COMMA  { $$ = $1; }
+    ;
+
+def_param_list
+    : def_param             { $$ = parse_vec_push(ctx, parse_vec_new(ctx), $1); }
+    | def_param_list COMMA def_param { $$ = parse_vec_push(ctx, $1, $3); }
+    ;
+
+def_param
+    : NAME                  { $$ = parse_def_param(ctx, @1, $1, NULL, NULL); }
+    | NAME COLON type       { $$ = parse_def_param(ctx, @1, $1, $3, NULL); }
+    | NAME ASSIGN expr      { $$ = parse_def_param(ctx, @1, $1, NULL, $3); }
+    | NAME COLON type ASSIGN expr
+                            { $$ = parse_def_param(ctx, @1, $1, $3, $5); }
     ;
 
 result

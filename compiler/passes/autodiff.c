@@ -14,7 +14,7 @@
 #include <assert.h>
 #include <stdlib.h>
 
-static_assert(IR_OP_COUNT == 27, "add the new op's VJP rule below");
+static_assert(IR_OP_COUNT == 44, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
 
 typedef struct AdCtx {
     IrModule *m;
@@ -63,8 +63,26 @@ static void not_differentiable(AdCtx *c, const IrValue *v, const char *what) {
     c->failed = true;
 }
 
+/* Layer ops and batched MATMUL: ir_vjp_layer gives per-input gradients,
+ * summed back over broadcast dimensions here. */
+static void vjp_layer(AdCtx *c, IrValue *v, IrValue *g) {
+    bool need[IR_MAX_INPUTS] = {0};
+    IrValue *dx[IR_MAX_INPUTS] = {0};
+    for (int k = 0; k < v->n_in; k++) need[k] = c->requires[v->in[k]->id];
+    if (!ir_vjp_layer(c->f, v, g, need, dx)) {
+        check(c, NULL, v);
+        return;
+    }
+    for (int k = 0; k < v->n_in; k++)
+        if (need[k] && dx[k]) accumulate(c, v->in[k], sum_to(c, dx[k], v->in[k]->shape, v), v);
+}
+
 static void vjp_matmul(AdCtx *c, IrValue *v, IrValue *g) {
     IrValue *a = v->in[0], *b = v->in[1];
+    if (a->shape.rank > 2 || b->shape.rank > 2) {
+        vjp_layer(c, v, g);
+        return;
+    }
     bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
     bool need_a = c->requires[a->id], need_b = c->requires[b->id];
     IrValue *da = NULL, *db = NULL;
@@ -197,6 +215,7 @@ static void vjp(AdCtx *c, IrValue *v, IrValue *g) {
     case IR_OP_BCE_LOGITS_GRAD:
     case IR_OP_MEAN_GRAD: not_differentiable(c, v, "a gradient op (no second derivatives)"); return;
     case IR_OP_COUNT: break;
+    default: vjp_layer(c, v, g); return;
     }
     assert(0);
 }

@@ -16,6 +16,10 @@ static void dce_func(IrFunc *f) {
     if (f->param_grads)
         for (size_t i = 0; i < f->module->params.len; i++)
             if (f->param_grads[i]) live[f->param_grads[i]->id] = true;
+    for (size_t i = 0; i < f->values.len; i++) { /* writes elsewhere: keep */
+        IrValue *v = f->values.items[i];
+        if (ir_op_has_effect(v->op)) live[v->id] = true;
+    }
     /* schedule order is topological: one backward sweep marks everything */
     for (size_t i = f->values.len; i-- > 0;) {
         IrValue *v = f->values.items[i];

@@ -40,6 +40,7 @@ static bool fold_unary(IrUnaryFn fn, double a, double x, double *r) {
     case IR_FN_GELU_TANH:
         *r = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
         return true;
+    case IR_FN_POW: *r = pow(x, a); return true;
     case IR_FN_COUNT: break;
     }
     return false;

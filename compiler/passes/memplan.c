@@ -107,6 +107,10 @@ static void plan_func(IrModule *m, IrFunc *f) {
             v->store.slot = v->attr.slot;
             break;
         case IR_OP_CONST: v->store.kind = IR_STORE_IMMEDIATE; break;
+        case IR_OP_RUNNING_UPDATE: /* updates its buffer in place */
+            v->store.kind = IR_STORE_PARAM;
+            v->store.offset = v->attr.param->offset;
+            break;
         case IR_OP_RESHAPE:
             if (v->in[0]->store.kind != IR_STORE_IMMEDIATE) {
                 v->store.kind = IR_STORE_VIEW;
@@ -164,6 +168,7 @@ static void plan_func(IrModule *m, IrFunc *f) {
 }
 
 void pass_memplan(IrModule *m) {
+    ir_module_layout_buffers(m);
     for (int k = 0; k < IR_ENTRY_COUNT; k++)
         if (m->funcs[k]) plan_func(m, m->funcs[k]);
 }

@@ -20,4 +20,10 @@ void pass_dce(IrModule *m);
  * params, grads, slots, views, immediates); sets the arena sizes. */
 void pass_memplan(IrModule *m);
 
+/* autodiff_layers.c: the VJP of a layer op or a batched MATMUL. `need[k]`
+ * says whether input k wants a gradient; sets dx[k] (NULL when not needed
+ * or not differentiable), shaped like the input up to broadcasting (the
+ * caller sums to the input's shape). Returns false on an internal error. */
+bool ir_vjp_layer(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue **dx);
+
 #endif

@@ -13,7 +13,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-static_assert(IR_OP_COUNT == 27, "add the new op's shape rule below");
+static_assert(IR_OP_COUNT == 44, "add the new op's shape rule below (layer ops: shape_layers.c)");
 
 typedef struct ShapeCtx {
     IrValue *v;
@@ -73,6 +73,8 @@ static uint32_t axes_of(const IrValue *v, int rank) {
 static bool rule_matmul(ShapeCtx *c, IrValue *a, IrValue *b) {
     IrValue *v = c->v;
     bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
+    if ((a->shape.rank > 2 || b->shape.rank > 2) && a->shape.rank >= 2 && b->shape.rank >= 2)
+        return ir_infer_shape_layer(v, c->d); /* batched */
     if (a->shape.rank != 2 || b->shape.rank != 2)
         return fail(c, "matmul: operands must be 2-D: %s x %s", SHAPE(a->shape),
                     SHAPE(b->shape));
@@ -163,6 +165,9 @@ bool ir_infer_shape(IrValue *v, Diag *d) {
     case IR_OP_SUB:
     case IR_OP_MUL:
     case IR_OP_DIV:
+    case IR_OP_MAXIMUM:
+    case IR_OP_MINIMUM:
+    case IR_OP_GE_MASK:
         if (!broadcast2(in[0]->shape, in[1]->shape, &v->shape))
             return fail(&c, "%s: shapes do not broadcast: %s and %s", ir_op_name(v->op),
                         SHAPE(in[0]->shape), SHAPE(in[1]->shape));
@@ -192,7 +197,8 @@ bool ir_infer_shape(IrValue *v, Diag *d) {
         v->shape = in[0]->shape;
         return true;
     case IR_OP_SUM:
-    case IR_OP_MEAN: return rule_reduce(&c, in[0]);
+    case IR_OP_MEAN:
+    case IR_OP_REDUCE_MAX: return rule_reduce(&c, in[0]);
     case IR_OP_MEAN_GRAD: {
         IrShape t = v->attr.shape;
         uint32_t mask = axes_of(v, t.rank);
@@ -241,6 +247,7 @@ bool ir_infer_shape(IrValue *v, Diag *d) {
     case IR_OP_MSE_GRAD:
     case IR_OP_BCE_LOGITS_GRAD: return rule_loss(&c, in, true);
     case IR_OP_COUNT: break;
+    default: return ir_infer_shape_layer(v, d);
     }
     return fail(&c, "unknown op %d", (int)v->op);
 }

@@ -80,6 +80,13 @@ typedef struct AairtModel {
     AairtEntry eval_step;        /* forward and loss: x, y -> out, loss */
 } AairtModel;
 
+/* Sets the number of threads matrix products use (OpenBLAS's pool); n < 1
+ * leaves it unchanged. Generated executables apply `--threads N` or
+ * AAI_THREADS with it; embedding programs may call it directly. */
+void aairt_set_threads(int n);
+/* The current matrix-product thread count. */
+int aairt_get_threads(void);
+
 /* The runtime's main: parses argv (train | eval | predict | info) and runs
  * the model. Returns the process exit code. Generated executables call it
  * from their main(). */

@@ -21,9 +21,11 @@
  * a resumed run truncates the file back to it).
  *
  * Loading validates every tensor against the manifest and the run (names,
- * dtypes, shapes, a permutation that really is one, counters in range), so
- * a damaged or foreign checkpoint is an error naming the file, never a
- * wrong read. */
+ * dtypes, shapes, tensor count, optimizer kind, rows, batch and seed, a
+ * permutation that really is one, counters in range), so a damaged or
+ * foreign checkpoint is an error naming the file, never a wrong read. The
+ * manifest hash is recorded but not required to match, so a model
+ * recompiled with the same parameters can resume. */
 #ifndef AAIRT_CHECKPOINT_H
 #define AAIRT_CHECKPOINT_H
 

@@ -5,7 +5,7 @@
  *                 [--metrics F] [--quiet] [--checkpoint-every N]
  *                 [--checkpoint F] [--resume F]
  *   model eval    [--weights W] [--data F] [--batch N] [--json]
- *   model predict [--weights W] [--input F] [--batch N] [--proba]
+ *   model predict [--weights W] [--input F] [--batch N] [--proba] [--raw]
  *   model info    [--json]
  *
  * Everything model-specific comes from the descriptor and its manifest.
@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "progress.h"
+#include "threads.h"
 #include "trainer.h"
 
 enum { EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, EXIT_DIVERGED = 4, EXIT_HELP = -1 };
@@ -137,8 +138,9 @@ static void usage(const Cli *c, FILE *f) {
             "  eval     score saved weights on the test split or --data FILE\n"
             "           --weights W  --data FILE  --batch N  --json\n"
             "  predict  predict CSV rows (features only) from stdin or --input FILE\n"
-            "           --weights W  --input FILE  --batch N  --proba\n"
+            "           --weights W  --input FILE  --batch N  --proba  --raw\n"
             "  info     signature, parameters, FLOPs, memory plan (--json: manifest)\n"
+            "any command: --threads N (matrix-product threads; or AAI_THREADS)\n"
             "\n"
             "weights default to %s.safetensors. exit codes: 0 ok, 1 bad input,\n"
             "2 usage, 3 internal error, 4 training diverged (NaN/Inf).\n",
@@ -292,6 +294,23 @@ static void loaded_free(Loaded *l) {
     memset(l, 0, sizeof *l);
 }
 
+/* The fitted transforms a weights file carries must fit this model: the
+ * readers size rows by them. Prints the problem and returns 1. */
+static int transforms_mismatch(Cli *c, const Loaded *l, const char *path) {
+    const AairtManifest *m = &c->man;
+    int64_t fw = l->features ? aairt_transforms_width(l->features) : m->x_width;
+    int64_t lw = l->label ? aairt_transforms_width(l->label) : m->label_width;
+    int64_t k = l->label ? aairt_transforms_n_classes(l->label) : 0;
+    if (fw != m->x_width || lw != m->label_width)
+        return fail(c, 1, "%s: aai.transforms are for %lld features and %lld label columns; "
+                          "model %s has %lld and %lld", path, (long long)fw, (long long)lw,
+                    m->name, (long long)m->x_width, (long long)m->label_width);
+    if (k > 0 && m->task == AAIRT_TASK_CLASSIFICATION && k != m->classes)
+        return fail(c, 1, "%s: aai.transforms have %lld classes; model %s has %lld", path,
+                    (long long)k, m->name, (long long)m->classes);
+    return 0;
+}
+
 /* Session at `batch` rows with the weights of `path` (or the default). */
 static int load_weights(Cli *c, const char *path, int64_t batch, Loaded *l) {
     memset(l, 0, sizeof *l);
@@ -303,7 +322,9 @@ static int load_weights(Cli *c, const char *path, int64_t batch, Loaded *l) {
     else if (aairt_weights_load(path, &c->man, l->s.params, &tjson, &c->err))
         rc = fail_err(c, EXIT_USER);
     else if (tjson && aairt_transforms_from_json(tjson, &l->features, &l->label, &c->err))
-        rc = fail(c, EXIT_USER, "%s: aai.transforms: %s", path, c->err.msg);
+        rc = fail(c, EXIT_USER, "%s: %s", path, c->err.msg);
+    else if (transforms_mismatch(c, l, path))
+        rc = EXIT_USER;
     free(tjson);
     free(def);
     if (rc) loaded_free(l);
@@ -490,14 +511,22 @@ static void print_rows(const AairtManifest *m, const float *out, int64_t b, int 
     }
 }
 
+/* --raw: the model's output floats, %.9g (round-trips every float), so
+ * embedding programs can be compared bit for bit. */
+static void print_raw(const float *out, int64_t b, int64_t w) {
+    for (int64_t i = 0; i < b; i++)
+        for (int64_t j = 0; j < w; j++) printf("%.9g%s", (double)out[i * w + j], j + 1 < w ? "," : "\n");
+}
+
 static int cmd_predict(Cli *c, int argc, char **argv) {
     const AairtManifest *m = &c->man;
     const char *weights = NULL, *input = NULL;
     int64_t batch = default_batch(c);
-    int proba = 0;
+    int proba = 0, raw = 0;
     const OptSpec specs[] = {
         {"weights", OPT_STR, &weights, NULL}, {"input", OPT_STR, &input, NULL},
         {"batch", OPT_INT, &batch, NULL},     {"proba", OPT_FLAG, &proba, NULL},
+        {"raw", OPT_FLAG, &raw, NULL},
     };
     int rc = parse_opts(c, "predict", argc, argv, specs, sizeof specs / sizeof specs[0]);
     if (rc) return rc;
@@ -540,7 +569,8 @@ static int cmd_predict(Cli *c, int argc, char **argv) {
         rc = fail(c, EXIT_INTERNAL, "out of memory");
         goto done;
     }
-    print_header(m, proba);
+    if (raw) print_columns("output", m->out_width), printf("\n");
+    else print_header(m, proba);
     AairtSession *s = &l.s;
     for (int64_t start = 0; start < split.n; start += s->batch) {
         int64_t b = split.n - start < s->batch ? split.n - start : s->batch;
@@ -550,7 +580,8 @@ static int cmd_predict(Cli *c, int argc, char **argv) {
         c->model->predict(&args);
         if (m->task == AAIRT_TASK_REGRESSION && l.label)
             aairt_transforms_invert(l.label, s->out, b, m->out_width);
-        print_rows(m, s->out, b, proba, prob);
+        if (raw) print_raw(s->out, b, m->out_width);
+        else print_rows(m, s->out, b, proba, prob);
     }
     if (fflush(stdout) != 0) rc = fail(c, EXIT_USER, "cannot write the predictions");
 done:
@@ -692,9 +723,10 @@ int aairt_main(const AairtModel *model, int argc, char **argv) {
         rc = EXIT_USAGE;
     } else {
         const char *cmd = argv[1];
-        int sub_argc = argc - 2;
+        int sub_argc = aairt_threads_take_option(argc - 2, argv + 2, &c.err);
         char **sub_argv = argv + 2;
-        if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+        if (sub_argc < 0) rc = fail_err(&c, EXIT_USAGE);
+        else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
             rc = EXIT_HELP;
         else if (!strcmp(cmd, "train")) rc = cmd_train(&c, sub_argc, sub_argv);
         else if (!strcmp(cmd, "eval")) rc = cmd_eval(&c, sub_argc, sub_argv);

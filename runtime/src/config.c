@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -57,8 +59,28 @@ static int want_float(ConfigCtx *c, const char *key, const yaml_node_t *v, float
     const char *s = scalar(v);
     char *end = NULL;
     double x = s && is_plain(v) ? strtod(s, &end) : 0;
-    if (!s || !is_plain(v) || !*s || *end || x != x)
-        return fail_at(c, v, "'%s' expects a number", key);
+    if (!s || !is_plain(v) || !*s || *end || !isfinite(x) || fabs(x) > FLT_MAX)
+        return fail_at(c, v, "'%s' expects a number (finite, within float range)", key);
+    /* The ranges PyTorch's optimizers and schedulers accept. */
+    static const struct {
+        const char *key;
+        double min;
+        int open_min; /* 1: min itself excluded */
+        double max;   /* excluded */
+    } ranges[] = {
+        {"lr", 0, 1, INFINITY},          {"eps", 0, 1, INFINITY},
+        {"momentum", 0, 0, INFINITY},    {"dampening", 0, 0, INFINITY},
+        {"weight_decay", 0, 0, INFINITY}, {"beta1", 0, 0, 1},
+        {"beta2", 0, 0, 1},              {"schedule.gamma", 0, 1, INFINITY},
+        {"schedule.min_lr", 0, 0, INFINITY},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        if (strcmp(key, ranges[i].key) != 0) continue;
+        if (x < ranges[i].min || (ranges[i].open_min && x == ranges[i].min) || x >= ranges[i].max)
+            return fail_at(c, v, "'%s' must be %s %g%s", key,
+                           ranges[i].open_min ? "greater than" : "at least", ranges[i].min,
+                           isfinite(ranges[i].max) ? " and less than 1" : "");
+    }
     *dst = (float)x;
     return 0;
 }
@@ -239,6 +261,21 @@ int aairt_config_parse(const char *text, size_t len, const char *name,
         aairt_error_set(err, "%s:%zu:%zu: %s%s%s", name, mk->line + 1, mk->column + 1,
                         parser.problem ? parser.problem : "invalid YAML",
                         parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    /* One document only: settings after a '---' would be silently lost. */
+    yaml_document_t next;
+    int more = 1;
+    if (yaml_parser_load(&parser, &next)) {
+        more = yaml_document_get_root_node(&next) != NULL;
+        yaml_document_delete(&next);
+    }
+    if (more) {
+        const yaml_mark_t *mk = &parser.mark;
+        aairt_error_set(err, "%s:%zu:%zu: a run file holds one YAML document", name,
+                        mk->line + 1, mk->column + 1);
+        yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
         return -1;
     }

@@ -171,6 +171,13 @@ static int field_start(AairtCsvReader *r, AairtError *err)
     return 0;
 }
 
+/* Cells are C strings, so a NUL byte would silently cut one short. */
+static int nul_error(AairtCsvReader *r, int64_t col, AairtError *err)
+{
+    return aairt_error_set(err, "%s:%lld:%lld: NUL byte in a cell (not a text file?)", r->name,
+                           (long long)r->line, (long long)col);
+}
+
 static int read_error(AairtCsvReader *r, AairtError *err)
 {
     return aairt_error_set(err, "%s:%lld: read error: %s", r->name, (long long)r->line,
@@ -232,6 +239,8 @@ int aairt_csv_next(AairtCsvReader *r, char ***fields, int64_t *n_fields, int64_t
                 }
                 if (c == '\n')
                     r->line++;
+                if (c == 0)
+                    return nul_error(r, col, err);
                 if (text_push(r, (char)c, err))
                     return -1;
             }
@@ -245,6 +254,8 @@ int aairt_csv_next(AairtCsvReader *r, char ***fields, int64_t *n_fields, int64_t
                                        r->name, (long long)r->line, (long long)col, c);
         } else {
             while (c >= 0 && c != r->delim && c != '\n' && c != '\r') {
+                if (c == 0)
+                    return nul_error(r, col, err);
                 if (text_push(r, (char)c, err))
                     return -1;
                 c = rd_getc(r);

@@ -53,6 +53,36 @@ static int64_t gz_read_full(gzFile gz, unsigned char *dst, size_t n, ZMsg *zmsg)
     return (int64_t)got;
 }
 
+/* Reads up to `total` bytes into a buffer that grows (doubling from 1 MiB)
+ * only as data actually arrives, so a tiny or truncated file that merely
+ * declares huge dimensions never makes us allocate them. Returns the
+ * bytes read (< total at end of data) with *out set, or -1 on a zlib error
+ * (*zmsg set) or -2 when out of memory; *out is NULL on failure. */
+static int64_t gz_read_grow(gzFile gz, size_t total, unsigned char **out, ZMsg *zmsg)
+{
+    size_t cap = total < ((size_t)1 << 20) ? total : (size_t)1 << 20, got = 0;
+    unsigned char *buf = malloc(cap ? cap : 1);
+    while (buf) {
+        int64_t r = gz_read_full(gz, buf + got, cap - got, zmsg);
+        if (r < 0) {
+            free(buf);
+            *out = NULL;
+            return -1;
+        }
+        got += (size_t)r;
+        if (got < cap || got == total)
+            break;
+        size_t ncap = cap > total / 2 ? total : cap * 2;
+        unsigned char *nb = realloc(buf, ncap);
+        if (!nb)
+            free(buf);
+        buf = nb;
+        cap = ncap;
+    }
+    *out = buf;
+    return buf ? (int64_t)got : -2;
+}
+
 static const char *rank_name(int rank)
 {
     return rank == 1 ? "a label file (magic 0x00000801)"
@@ -135,14 +165,13 @@ int aairt_idx_read(const char *path, int want_rank, AairtIdx *out, AairtError *e
     }
     out->rank = rank;
     out->size = (size_t)total;
-    out->data = malloc(out->size);
-    if (!out->data) {
+    got = gz_read_grow(gz, out->size, &out->data, &zmsg);
+    if (got == -2) {
         gzclose(gz);
         memset(out, 0, sizeof *out);
         return aairt_error_set(err, "%s: out of memory for %llu bytes", path,
                                (unsigned long long)total);
     }
-    got = gz_read_full(gz, out->data, out->size, &zmsg);
     if (got < 0 || (uint64_t)got < total) {
         gzclose(gz);
         long long at = (long long)hdr + 4 + (got < 0 ? 0 : got);

@@ -287,9 +287,11 @@ uint64_t aairt_manifest_hash(const char *json) {
     return h;
 }
 
-int aairt_weights_save(const char *path, const AairtManifest *m,
-                       const char *manifest_json, const float *params,
-                       const char *transforms_json, AairtError *err) {
+/* The tensor table and metadata of a weights file; `path` NULL: encode
+ * into *bytes instead of writing `path`. */
+static int weights_write(const char *path, const AairtManifest *m, const char *manifest_json,
+                         const float *params, const char *transforms_json,
+                         unsigned char **bytes, size_t *size, AairtError *err) {
     AairtTensorOut *t = calloc(m->n_params > 0 ? (size_t)m->n_params : 1, sizeof *t);
     if (!t) return aairt_error_set(err, "out of memory");
     for (int64_t i = 0; i < m->n_params; i++) {
@@ -306,9 +308,23 @@ int aairt_weights_save(const char *path, const AairtManifest *m,
     const char *keys[] = {"aai.model", "aai.manifest_hash", "aai.transforms"};
     const char *values[] = {m->name, hash, transforms_json};
     size_t n_meta = transforms_json ? 3 : 2;
-    int rc = aairt_st_save(path, t, (size_t)m->n_params, keys, values, n_meta, err);
+    int rc = path ? aairt_st_save(path, t, (size_t)m->n_params, keys, values, n_meta, err)
+                  : aairt_st_encode(t, (size_t)m->n_params, keys, values, n_meta, bytes, size,
+                                    err);
     free(t);
     return rc;
+}
+
+int aairt_weights_save(const char *path, const AairtManifest *m,
+                       const char *manifest_json, const float *params,
+                       const char *transforms_json, AairtError *err) {
+    return weights_write(path, m, manifest_json, params, transforms_json, NULL, NULL, err);
+}
+
+int aairt_weights_encode(const AairtManifest *m, const char *manifest_json, const float *params,
+                         const char *transforms_json, unsigned char **bytes, size_t *size,
+                         AairtError *err) {
+    return weights_write(NULL, m, manifest_json, params, transforms_json, bytes, size, err);
 }
 
 static void shape_str(const int64_t *shape, int rank, char *buf, size_t size) {

@@ -102,6 +102,10 @@ const char *aairt_task_name(AairtTask task);
 int aairt_weights_save(const char *path, const AairtManifest *m,
                        const char *manifest_json, const float *params,
                        const char *transforms_json, AairtError *err);
+/* The bytes aairt_weights_save writes, into a malloc'd *bytes (*size). */
+int aairt_weights_encode(const AairtManifest *m, const char *manifest_json, const float *params,
+                         const char *transforms_json, unsigned char **bytes, size_t *size,
+                         AairtError *err);
 /* Reads a weights file into params, checking every tensor against the
  * manifest (names, F32, shapes; missing and extra tensors are errors that
  * name the file). *transforms_json receives a malloc'd copy of the

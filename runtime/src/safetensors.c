@@ -458,9 +458,14 @@ static int str_ptr_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int aairt_st_save(const char *path, const AairtTensorOut *tensors, size_t n,
-                  const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
-                  AairtError *err)
+/* Where an encoded file goes: parts[0] is the length prefix and header,
+ * then one part per tensor. */
+typedef int (*StSink)(void *user, const char *path, const void *const *parts,
+                      const size_t *sizes, size_t n, AairtError *err);
+
+static int st_encode(const char *path, const AairtTensorOut *tensors, size_t n,
+                     const char *const *meta_keys, const char *const *meta_values,
+                     size_t n_meta, StSink sink, void *user, AairtError *err)
 {
     OutRef *refs = calloc(n + 1, sizeof *refs);
     const void **parts = calloc(n + 2, sizeof *parts);
@@ -570,12 +575,64 @@ int aairt_st_save(const char *path, const AairtTensorOut *tensors, size_t n,
     memcpy(head + 8, h.s, h.len);
     parts[0] = head;
     sizes[0] = 8 + h.len;
-    rc = aairt_write_file_atomic_parts(path, parts, sizes, n + 1, err);
+    rc = sink(user, path, parts, sizes, n + 1, err);
     free(head);
 done:
     free(h.s);
     free(refs);
     free(parts);
     free(sizes);
+    return rc;
+}
+
+static int sink_file(void *user, const char *path, const void *const *parts,
+                     const size_t *sizes, size_t n, AairtError *err)
+{
+    (void)user;
+    return aairt_write_file_atomic_parts(path, parts, sizes, n, err);
+}
+
+int aairt_st_save(const char *path, const AairtTensorOut *tensors, size_t n,
+                  const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                  AairtError *err)
+{
+    return st_encode(path, tensors, n, meta_keys, meta_values, n_meta, sink_file, NULL, err);
+}
+
+typedef struct MemOut {
+    unsigned char *bytes;
+    size_t size;
+} MemOut;
+
+static int sink_memory(void *user, const char *path, const void *const *parts,
+                       const size_t *sizes, size_t n, AairtError *err)
+{
+    MemOut *out = user;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += sizes[i];
+    unsigned char *b = malloc(total ? total : 1);
+    if (!b)
+        return aairt_error_set(err, "%s: out of memory", path);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sizes[i])
+            memcpy(b + at, parts[i], sizes[i]);
+        at += sizes[i];
+    }
+    out->bytes = b;
+    out->size = total;
+    return 0;
+}
+
+int aairt_st_encode(const AairtTensorOut *tensors, size_t n, const char *const *meta_keys,
+                    const char *const *meta_values, size_t n_meta, unsigned char **bytes,
+                    size_t *size, AairtError *err)
+{
+    MemOut out = {NULL, 0};
+    int rc = st_encode("<memory>", tensors, n, meta_keys, meta_values, n_meta, sink_memory,
+                       &out, err);
+    *bytes = out.bytes;
+    *size = out.size;
     return rc;
 }

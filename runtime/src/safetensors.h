@@ -56,5 +56,10 @@ typedef struct AairtTensorOut {
 int aairt_st_save(const char *path, const AairtTensorOut *tensors, size_t n,
                   const char *const *meta_keys, const char *const *meta_values,
                   size_t n_meta, AairtError *err);
+/* Same bytes as aairt_st_save would write, into a malloc'd buffer
+ * (*bytes, caller frees; *size bytes). */
+int aairt_st_encode(const AairtTensorOut *tensors, size_t n, const char *const *meta_keys,
+                    const char *const *meta_values, size_t n_meta, unsigned char **bytes,
+                    size_t *size, AairtError *err);
 
 #endif

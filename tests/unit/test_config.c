@@ -120,3 +120,16 @@ Test(config, load_from_file) {
     cr_expect_eq(aairt_config_load(path, &cfg, &err), -1);
     cr_expect(strstr(err.msg, path), "%s", err.msg);
 }
+
+/* Found by the bad-input corpus (tests/bad/yaml): out-of-range optimizer
+ * settings and extra documents used to be accepted silently. */
+Test(config, ranges_and_documents) {
+    expect_error("lr: -0.1\n", "run.yaml:1:5:", "'lr' must be greater than 0");
+    expect_error("lr: 1e999\n", "run.yaml:1:5:", "'lr' expects a number");
+    expect_error("eps: 0\n", "run.yaml:1:6:", "'eps' must be greater than 0");
+    expect_error("optimizer: {kind: adam, beta2: 1}\n", "run.yaml:1:32:", "less than 1");
+    expect_error("momentum: -1\n", "run.yaml:1:11:", "'momentum' must be at least 0");
+    expect_error("schedule: {kind: step, every: 2, gamma: 0}\n", "run.yaml:1:41:",
+                 "'schedule.gamma' must be greater than 0");
+    expect_error("epochs: 1\n---\nepochs: 2\n", "run.yaml:", "one YAML document");
+}

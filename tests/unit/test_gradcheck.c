@@ -17,6 +17,7 @@
 
 #include "aairt.h"
 #include "ir.h"
+#include "ir_compose.h"
 #include "jit.h"
 #include "pipeline.h"
 
@@ -333,6 +334,139 @@ Test(gradcheck, batched_and_accumulated) {
          {GC_X, GC_ANY, GC_ANY, GC_Y}, 0, 0, 3},
         {"batch_mean", g_batch_mean, 2, {SH(IR_BATCH, 4), SH(6, 4)}, {GC_X, GC_ANY}, 0, 0, 0},
         {"reuse", g_reuse, 2, {SH(3, 4), SH(4, 4)}, {GC_ANY, GC_ANY}, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+/* ---- layer ops (ir_compose.c, codegen_layers.c) ---------------------------- */
+
+/* i0: stride | padding << 4 | dilation << 8 | groups << 12 */
+static IrValue *g_conv(IrFunc *f, IrValue **p, const GcCase *c) {
+    int v = c->i0;
+    return ir_conv2d(f, p[0], p[1], c->n > 2 ? p[2] : NULL, v & 15, (v >> 4) & 15, (v >> 8) & 15,
+                     (v >> 12) & 15, L0);
+}
+/* i0: kernel | stride << 4 | padding << 8 | avg << 12 */
+static IrValue *g_pool(IrFunc *f, IrValue **p, const GcCase *c) {
+    int v = c->i0;
+    return ir_pool2d(f, p[0], v & 15, (v >> 4) & 15, (v >> 8) & 15, (v >> 12) & 1, L0);
+}
+static IrValue *g_bn(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    return ir_batch_norm_train(f, p[0], p[1], p[2], 1e-5, NULL, NULL, L0);
+}
+static IrValue *g_bn_eval(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    return ir_batch_norm_eval(f, p[0], p[1], p[2], p[3], p[3], 1e-5, L0);
+}
+static IrValue *g_ln(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    return ir_layer_norm(f, p[0], p[1], p[2], 1e-5, L0);
+}
+static IrValue *g_permute(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    return ir_permute(f, p[0], (int64_t[]){2, 0, 1}, L0);
+}
+static IrValue *g_concat(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_concat(f, p, c->n, c->i0, L0);
+}
+static IrValue *g_slice(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_slice(f, p[0], c->i0, 1, 3, L0);
+}
+static IrValue *g_dropout(IrFunc *f, IrValue **p, const GcCase *c) {
+    IrAttrs at = {0};
+    at.f[0] = c->alpha;
+    at.i[0] = 1234;
+    return ir_build(f, IR_OP_DROPOUT, p, 1, &at, L0);
+}
+static IrValue *g_embedding(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    return ir_build2(f, IR_OP_EMBEDDING, p[0], p[1], L0);
+}
+static IrValue *g_reduce_max(IrFunc *f, IrValue **p, const GcCase *c) {
+    return ir_build_reduce(f, IR_OP_REDUCE_MAX, p[0], (uint32_t)c->i0 & 0xff, (c->i0 >> 8) & 1, L0);
+}
+static IrValue *g_attention(IrFunc *f, IrValue **p, const GcCase *c) {
+    (void)c;
+    return ir_attention(f, p[0], p[1], p[2], L0);
+}
+static IrValue *g_rnn(IrFunc *f, IrValue **p, const GcCase *c) {
+    IrValue *w_ih = ir_slice(f, p[1], 1, 0, p[0]->shape.dims[2], L0); /* [G*H, I] */
+    IrValue *w_hh = ir_slice(f, p[1], 1, p[0]->shape.dims[2], p[1]->shape.dims[1], L0);
+    IrValue *b_ih = ir_slice(f, p[2], 0, 0, p[1]->shape.dims[0], L0);
+    IrValue *b_hh = ir_slice(f, p[2], 0, p[1]->shape.dims[0], 2 * p[1]->shape.dims[0], L0);
+    bool seq = (c->i0 & 2) != 0;
+    return c->i0 & 1 ? ir_gru(f, p[0], w_ih, w_hh, b_ih, b_hh, seq, L0)
+                     : ir_lstm(f, p[0], w_ih, w_hh, b_ih, b_hh, seq, L0);
+}
+
+Test(gradcheck, convolution_and_pooling) {
+    GcCase cs[] = {
+        {"conv_s1p1", g_conv, 3, {SH(2, 3, 5, 5), SH(4, 3, 3, 3), SH(4)}, {GC_ANY, GC_ANY, GC_ANY},
+         1 | 1 << 4 | 1 << 8 | 1 << 12, 0, 0},
+        {"conv_s2p0", g_conv, 3, {SH(1, 2, 6, 6), SH(3, 2, 3, 3), SH(3)}, {GC_ANY, GC_ANY, GC_ANY},
+         2 | 0 << 4 | 1 << 8 | 1 << 12, 0, 0},
+        {"conv_dil2", g_conv, 2, {SH(1, 2, 6, 6), SH(2, 2, 3, 3)}, {GC_ANY, GC_ANY},
+         1 | 2 << 4 | 2 << 8 | 1 << 12, 0, 0},
+        {"conv_groups", g_conv, 3, {SH(1, 4, 4, 4), SH(4, 2, 3, 3), SH(4)}, {GC_ANY, GC_ANY, GC_ANY},
+         1 | 1 << 4 | 1 << 8 | 2 << 12, 0, 0},
+        {"conv_1x1", g_conv, 2, {SH(2, 3, 3, 3), SH(2, 3, 1, 1)}, {GC_ANY, GC_ANY},
+         1 | 0 << 4 | 1 << 8 | 1 << 12, 0, 0},
+        {"conv_batch", g_conv, 3, {SH(IR_BATCH, 2, 5, 5), SH(3, 2, 3, 3), SH(3)}, {GC_X, GC_ANY, GC_ANY},
+         1 | 1 << 4 | 1 << 8 | 1 << 12, 0, 0},
+        {"max_pool", g_pool, 1, {SH(2, 2, 4, 4)}, {GC_ANY}, 2 | 2 << 4, 0, 0},
+        {"max_pool_pad", g_pool, 1, {SH(1, 2, 5, 5)}, {GC_ANY}, 3 | 2 << 4 | 1 << 8, 0, 0},
+        {"avg_pool_pad", g_pool, 1, {SH(1, 2, 5, 5)}, {GC_ANY}, 3 | 2 << 4 | 1 << 8 | 1 << 12, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, normalization_and_dropout) {
+    GcCase cs[] = {
+        {"batch_norm", g_bn, 3, {SH(4, 3, 2, 2), SH(3), SH(3)}, {GC_ANY, GC_ANY, GC_ANY}, 0, 0, 0},
+        {"batch_norm_1d", g_bn, 3, {SH(5, 3), SH(3), SH(3)}, {GC_ANY, GC_ANY, GC_ANY}, 0, 0, 0},
+        {"batch_norm_batch", g_bn, 3, {SH(IR_BATCH, 2, 2, 2), SH(2), SH(2)}, {GC_X, GC_ANY, GC_ANY}, 0, 0, 0},
+        {"batch_norm_eval", g_bn_eval, 4, {SH(2, 3, 2, 2), SH(3), SH(3), SH(3)},
+         {GC_ANY, GC_ANY, GC_ANY, GC_POS}, 0, 0, 0},
+        {"layer_norm", g_ln, 3, {SH(3, 2, 5), SH(5), SH(5)}, {GC_ANY, GC_ANY, GC_ANY}, 0, 0, 0},
+        {"dropout", g_dropout, 1, {SH(4, 6)}, {GC_ANY}, 0, 0.3, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, data_movement) {
+    GcCase cs[] = {
+        {"permute", g_permute, 1, {SH(2, 3, 4)}, {GC_ANY}, 0, 0, 0},
+        {"concat3", g_concat, 3, {SH(2, 1, 3), SH(2, 2, 3), SH(2, 3, 3)}, {GC_ANY, GC_ANY, GC_ANY}, 1, 0, 0},
+        {"slice", g_slice, 1, {SH(2, 4, 3)}, {GC_ANY}, 1, 0, 0},
+        {"slice_last", g_slice, 1, {SH(2, 3, 4)}, {GC_ANY}, 2, 0, 0},
+        {"embedding", g_embedding, 2, {SH(2, 3), SH(5, 4)}, {GC_LABEL, GC_ANY}, 0, 0, 5},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, elementwise_and_reductions) {
+    GcCase cs[] = {
+        {"pow", g_unary, 1, {SH(3, 4)}, {GC_POS}, IR_FN_POW, 2.5, 0},
+        {"maximum", g_binary, 2, {SH(3, 4), SH(4)}, {GC_ANY, GC_ANY}, IR_OP_MAXIMUM, 0, 0},
+        {"minimum", g_binary, 2, {SH(3, 4), SH(3, 1)}, {GC_ANY, GC_ANY}, IR_OP_MINIMUM, 0, 0},
+        {"reduce_max", g_reduce_max, 1, {SH(3, 4)}, {GC_ANY}, 2, 0, 0},
+        {"reduce_max_keep", g_reduce_max, 1, {SH(2, 3, 2)}, {GC_ANY}, 5 | 256, 0, 0},
+        {"bmm", g_matmul, 2, {SH(2, 3, 4), SH(4, 2)}, {GC_ANY, GC_ANY}, 0, 0, 0},
+        {"bmm_tb", g_matmul, 2, {SH(3, 4), SH(2, 2, 4)}, {GC_ANY, GC_ANY}, 2, 0, 0},
+        {"bmm_ta", g_matmul, 2, {SH(2, 4, 3), SH(2, 4, 2)}, {GC_ANY, GC_ANY}, 1, 0, 0},
+        {"bmm_tatb", g_matmul, 2, {SH(2, 1, 4, 3), SH(3, 2, 4)}, {GC_ANY, GC_ANY}, 3, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
+}
+
+Test(gradcheck, sequence_layers) {
+    GcCase cs[] = {
+        {"attention", g_attention, 3, {SH(2, 3, 4), SH(2, 5, 4), SH(2, 5, 2)}, {GC_ANY, GC_ANY, GC_ANY}, 0, 0, 0},
+        /* rnn: x [N,T,I], [W_ih | W_hh] [G*H, I+H], [b_ih | b_hh] [2*G*H] */
+        {"lstm_seq", g_rnn, 3, {SH(2, 3, 2), SH(12, 5), SH(24)}, {GC_ANY, GC_ANY, GC_ANY}, 2, 0, 0},
+        {"lstm_last", g_rnn, 3, {SH(IR_BATCH, 3, 2), SH(8, 4), SH(16)}, {GC_X, GC_ANY, GC_ANY}, 0, 0, 0},
+        {"gru_seq", g_rnn, 3, {SH(2, 3, 2), SH(9, 5), SH(18)}, {GC_ANY, GC_ANY, GC_ANY}, 3, 0, 0},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) gradcheck(&cs[i]);
 }

@@ -20,6 +20,7 @@
 
 #include "aairt.h"
 #include "ir.h"
+#include "ir_compose.h"
 #include "jit.h"
 #include "pipeline.h"
 #include "st_read.h"
@@ -135,7 +136,73 @@ static IrValue *b_mean_all(Case *c) {
     return ir_build_reduce(c->f, IR_OP_MEAN, T(c, "x"), 0, false, NOLOC);
 }
 
+/* ---- layer ops: the builders lowering uses (ir_compose.c) ------------- */
+
+static int64_t meta_int(Case *c, const char *key, int64_t fallback) {
+    const char *s = st_meta(c->st, key);
+    return s ? atoll(s) : fallback;
+}
+
+static double meta_num(Case *c, const char *key, double fallback) {
+    const char *s = st_meta(c->st, key);
+    return s ? atof(s) : fallback;
+}
+
+static IrValue *b_conv2d(Case *c) {
+    return ir_conv2d(c->f, T(c, "x"), T(c, "weight"), T(c, "bias"), meta_int(c, "stride", 1),
+                     meta_int(c, "padding", 0), meta_int(c, "dilation", 1), meta_int(c, "groups", 1),
+                     NOLOC);
+}
+
+static IrValue *b_pool(Case *c) {
+    int64_t k = meta_int(c, "kernel", 2);
+    return ir_pool2d(c->f, T(c, "x"), k, meta_int(c, "stride", k), meta_int(c, "padding", 0),
+                     strcmp(c->def->op, "avg_pool2d") == 0, NOLOC);
+}
+
+static IrValue *b_global_avg_pool(Case *c) {
+    return ir_build_reduce(c->f, IR_OP_MEAN, T(c, "x"), 0xcu, false, NOLOC);
+}
+
+static IrValue *b_batch_norm_train(Case *c) {
+    return ir_batch_norm_train(c->f, T(c, "x"), T(c, "weight"), T(c, "bias"),
+                               meta_num(c, "eps", 1e-5), NULL, NULL, NOLOC);
+}
+
+static IrValue *b_layer_norm(Case *c) {
+    return ir_layer_norm(c->f, T(c, "x"), T(c, "weight"), T(c, "bias"), meta_num(c, "eps", 1e-5),
+                         NOLOC);
+}
+
+static IrValue *b_embedding(Case *c) {
+    return ir_build2(c->f, IR_OP_EMBEDDING, T(c, "indices"), T(c, "weight"), NOLOC);
+}
+
+static IrValue *b_attention(Case *c) {
+    return ir_attention(c->f, T(c, "q"), T(c, "k"), T(c, "v"), NOLOC);
+}
+
+static IrValue *b_concat(Case *c) {
+    IrValue *xs[2] = {T(c, "a"), T(c, "b")};
+    return ir_concat(c->f, xs, 2, (int)meta_int(c, "dim", 1), NOLOC);
+}
+
+static IrValue *b_lstm(Case *c) {
+    return ir_lstm(c->f, T(c, "x"), T(c, "w_ih"), T(c, "w_hh"), T(c, "b_ih"), T(c, "b_hh"), true,
+                   NOLOC);
+}
+
 static const CaseDef case_defs[] = {
+    {"conv2d", b_conv2d, true, 0, NULL, 0},
+    {"max_pool2d", b_pool, true, 0, NULL, 0},
+    {"avg_pool2d", b_pool, true, 0, NULL, 0},
+    {"global_avg_pool", b_global_avg_pool, true, 0, NULL, 0},
+    {"batch_norm_train", b_batch_norm_train, true, 0, NULL, 0},
+    {"layer_norm", b_layer_norm, true, 0, NULL, 0},
+    {"embedding", b_embedding, false, 0, NULL, 0},
+    {"attention", b_attention, false, 0, NULL, 0},
+    {"concat", b_concat, false, 0, NULL, 0},
+    {"lstm", b_lstm, true, 0, NULL, 0},
     {"linear", b_linear, true, 0, NULL, 0},
     {"matmul", b_matmul, false, 0, NULL, 0},
     {"transpose", b_transpose, false, 0, NULL, 0},

@@ -1,0 +1,342 @@
+"""bench.py - aai against PyTorch on this CPU, one invocation (bench/run).
+
+Workloads (README.md "Performance" explains the figures):
+  peak        measured fp32 FMA peak (bench/peak.c), the roofline's limit
+  compile     aaic wall time per example (median of 3) and --time-passes
+  mlp_infer   examples/fashion_mlp.aai predict: batch-1 latency and batch-256
+              throughput (bench/infer_harness.c calls the generated entry) vs
+              torch eager (no_grad) and TorchScript (trace + freeze), same
+              weights (aai's trained safetensors), same input; max |diff|
+  mlp_train   Fashion-MNIST 60k, batch 64, Adam 1e-3, shuffled, 5 epochs:
+              seconds of epoch 2 and test accuracy on both sides
+  cnn_*       examples/fashion_cnn.aai when it exists (skipped otherwise)
+  startup     process start to first prediction of a compiled binary vs
+              python3 -c "import torch"
+  memory      peak RSS of `model train` vs the planned bytes
+  roofline    achieved GFLOP/s (manifest flops_per_sample) / measured peak
+
+Every workload runs at 1 and 2 threads (aai: --threads N; torch:
+set_num_threads(N); both: OPENBLAS_NUM_THREADS=N), aai and torch
+interleaved round by round; figures are medians over rounds. Torch at 2
+threads runs with OMP_WAIT_POLICY=PASSIVE (its faster setting here). Prints
+a table and writes bench/results/latest.json.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"
+PEER = os.path.join(ROOT, "bench", "peer_torch.py")
+LIBS = ["-lopenblas", "-lyaml", "-lcjson", "-lz", "-lm", "-lpthread"]
+
+
+def log(msg):
+    print(f"# {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, env=None, capture=True, check=True):
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run(cmd, env=e, stdout=subprocess.PIPE if capture else None,
+                       stderr=subprocess.PIPE if capture else None, text=True)
+    if check and r.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def last_json(text):
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def tenv(t, torch_side=False):
+    env = {"OPENBLAS_NUM_THREADS": str(t), "AAI_THREADS": str(t)}
+    if torch_side and t > 1:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return env
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.build = os.path.abspath(a.build)
+        self.aaic = os.path.join(self.build, "aaic")
+        self.work = tempfile.mkdtemp(prefix="aai-bench-")
+        self.rows = []    # table rows: workload, threads, figure, aai, peer, peer name, ratio
+        self.res = {"machine": machine(), "workloads": {}}
+
+    def w(self, *p):
+        return os.path.join(self.work, *p)
+
+    def row(self, workload, threads, figure, aai, peer, peer_name, higher_better):
+        ratio = None
+        if aai and peer:
+            ratio = aai / peer if higher_better else peer / aai
+        self.rows.append((workload, threads, figure, aai, peer, peer_name, ratio))
+        self.res["workloads"].setdefault(workload, []).append(
+            {"threads": threads, "figure": figure, "aai": aai, "peer": peer, "peer_name": peer_name,
+             "ratio_aai_faster": ratio})
+
+    # ---- tools ------------------------------------------------------------
+    def build_tools(self):
+        run(["cc", "-O3", "-pthread", os.path.join(ROOT, "bench", "peak.c"), "-o", self.w("peak")])
+
+    def compile_model(self, example, name):
+        src = os.path.join(ROOT, "examples", example)
+        run([self.aaic, src, "-o", self.w(name)])
+        run([self.aaic, "-c", src, "-o", self.w(name + ".o")])
+        run(["cc", "-O2", os.path.join(ROOT, "bench", "infer_harness.c"), self.w(name + ".o"),
+             "-I", os.path.join(ROOT, "runtime", "include"), "-I", os.path.join(ROOT, "runtime", "src"),
+             os.path.join(self.build, "lib", "libaairt.a")] + LIBS + ["-o", self.w(name + "_harness")])
+        info = json.loads(run([self.w(name), "info", "--json"]).stdout)
+        return info
+
+    # ---- workloads ----------------------------------------------------------
+    def peak(self):
+        p = last_json(run([self.w("peak")]).stdout)
+        self.res["peak_gflops"] = p
+        log(f"peak {p}")
+        return p
+
+    def compile_times(self):
+        out = {}
+        for ex in sorted(os.listdir(os.path.join(ROOT, "examples"))):
+            if not ex.endswith(".aai"):
+                continue
+            src = os.path.join(ROOT, "examples", ex)
+            ts = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                run([self.aaic, src, "-o", self.w("c_" + ex[:-4])])
+                ts.append(time.perf_counter() - t0)
+            stages = {}
+            r = run([self.aaic, "--time-passes", src, "-o", self.w("c_" + ex[:-4])])
+            for line in (r.stderr + r.stdout).splitlines():
+                m = re.match(r"aaic:\s+(\S+)\s+([\d.]+) ms", line)
+                if m:
+                    stages[m.group(1)] = stages.get(m.group(1), 0) + float(m.group(2))
+            out[ex] = {"wall_ms": med(ts) * 1e3, "stages_ms": stages}
+            self.row("compile", 1, ex, med(ts) * 1e3, None, "target 150 ms", False)
+            log(f"compile {ex}: {med(ts) * 1e3:.0f} ms {stages}")
+        self.res["compile"] = out
+
+    def mlp_train(self, threads, rounds, epochs):
+        """Trains on both sides; returns the aai weights of the 1-thread run."""
+        per = {t: {"aai": [], "torch": [], "aai_acc": None, "torch_acc": None} for t in threads}
+        for r in range(rounds):
+            for t in threads:
+                wts = self.w(f"fm_t{t}.safetensors")
+                mfile = self.w(f"fm_t{t}_metrics.jsonl")
+                if os.path.exists(mfile):
+                    os.remove(mfile)
+                cmd = ["/usr/bin/time", "-v", self.w("fm"), "train", "--epochs", str(epochs), "--quiet",
+                       "--metrics", mfile, "--out", wts, "--threads", str(t)]
+                rr = run(cmd, env=tenv(t))
+                ep = [json.loads(line) for line in open(mfile)]
+                per[t]["aai"].append(ep[1]["seconds"] if len(ep) > 1 else ep[0]["seconds"])
+                per[t]["aai_acc"] = ep[-1].get("test_accuracy")
+                per[t]["aai_epochs"] = [e["seconds"] for e in ep]
+                m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", rr.stderr)
+                if m and t == threads[0]:
+                    self.res.setdefault("train_peak_rss_kb", []).append(int(m.group(1)))
+                tr = last_json(run([PY, PEER, "train", "--threads", str(t), "--epochs", str(epochs)],
+                                   env=tenv(t, True)).stdout)
+                per[t]["torch"].append(tr["epoch_seconds"][1] if epochs > 1 else tr["epoch_seconds"][0])
+                per[t]["torch_acc"] = tr["test_accuracy"]
+                per[t]["torch_epochs"] = tr["epoch_seconds"]
+                log(f"mlp_train t{t} round {r}: aai {per[t]['aai_epochs']} acc {per[t]['aai_acc']}; "
+                    f"torch {tr['epoch_seconds']} acc {tr['test_accuracy']}")
+        for t in threads:
+            p = per[t]
+            self.row("mlp_train", t, "epoch 2 (s)", med(p["aai"]), med(p["torch"]), "torch eager", False)
+            self.row("mlp_train", t, f"test acc after {epochs} ep", p["aai_acc"], p["torch_acc"],
+                     "torch eager", True)
+        self.res["mlp_train"] = per
+        return self.w(f"fm_t{threads[0]}.safetensors")
+
+    def mlp_infer(self, threads, rounds, weights):
+        x = self.w("x.f32")
+        run([PY, PEER, "mkx", "--rows", "256", "--out", x])
+        per = {t: {k: [] for k in ("aai_b1", "aai_big", "eager_b1", "eager_big", "script_b1",
+                                   "script_big")} for t in threads}
+        diffs = []
+        for r in range(rounds):
+            for t in threads:
+                out = self.w(f"out_t{t}.f32")
+                h = last_json(run([self.w("fm_harness"), weights, x, "256", out, str(t)],
+                                  env=tenv(t)).stdout)
+                p = last_json(run([PY, PEER, "infer", "--threads", str(t), "--weights", weights,
+                                   "--x", x, "--rows", "256", "--aai-out", out], env=tenv(t, True)).stdout)
+                d = per[t]
+                d["aai_b1"].append(h["b1_latency_us"])
+                d["aai_big"].append(h["big_throughput"])
+                for k in ("eager", "script"):
+                    d[f"{k}_b1"].append(p[f"{k}_b1_latency_us"])
+                    d[f"{k}_big"].append(p[f"{k}_big_throughput"])
+                diffs.append(max(p["max_abs_diff"], p["max_abs_diff_b1"]))
+                log(f"mlp_infer t{t} round {r}: aai {h['b1_latency_us']:.1f} us, "
+                    f"{h['big_throughput']:.0f}/s; torch eager {p['eager_b1_latency_us']:.1f} us, "
+                    f"{p['eager_big_throughput']:.0f}/s; script {p['script_b1_latency_us']:.1f} us, "
+                    f"{p['script_big_throughput']:.0f}/s; max|diff| {diffs[-1]:.2e}")
+        for t in threads:
+            d = {k: med(v) for k, v in per[t].items()}
+            self.row("mlp_infer", t, "batch-1 latency (us)", d["aai_b1"], d["eager_b1"], "torch eager", False)
+            self.row("mlp_infer", t, "batch-1 latency (us)", d["aai_b1"], d["script_b1"], "torchscript", False)
+            self.row("mlp_infer", t, "batch-256 (samples/s)", d["aai_big"], d["eager_big"], "torch eager", True)
+            self.row("mlp_infer", t, "batch-256 (samples/s)", d["aai_big"], d["script_big"], "torchscript", True)
+            per[t] = d
+        self.res["mlp_infer"] = per
+        self.res["mlp_infer_max_abs_diff"] = max(diffs)
+        return per
+
+    def startup(self, weights):
+        row = self.w("row.csv")
+        with open(row, "w") as f:
+            f.write(",".join(["0.5"] * 784) + "\n")
+        ts = []
+        for _ in range(self.a.startup_runs):
+            t0 = time.perf_counter()
+            run([self.w("fm"), "predict", "--weights", weights, "--input", row], env=tenv(1))
+            ts.append(time.perf_counter() - t0)
+        tt = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            run([PY, "-c", "import torch"], env=tenv(1))
+            tt.append(time.perf_counter() - t0)
+        base = []
+        for _ in range(self.a.startup_runs):
+            t0 = time.perf_counter()
+            run(["/bin/true"])
+            base.append(time.perf_counter() - t0)
+        self.row("startup", 1, "start to first prediction (ms)", med(ts) * 1e3, med(tt) * 1e3,
+                 "python3 -c 'import torch'", False)
+        self.res["startup"] = {"aai_ms": med(ts) * 1e3, "import_torch_ms": med(tt) * 1e3,
+                               "spawn_true_ms": med(base) * 1e3}
+        log(f"startup {self.res['startup']}")
+
+    def memory(self, info):
+        n = info["n_param_floats"]
+        arena = info["arena"]["static_floats"] + info["arena"]["row_floats"] * info["train"]["batch"]
+        data = (60000 + 10000) * (784 + 1)
+        planned = 4 * (4 * n + arena + data)  # params, grads, Adam m and v; arena; data
+        rss = med(self.res.get("train_peak_rss_kb", [])) or 0
+        self.res["memory"] = {"planned_bytes": planned, "peak_rss_bytes": rss * 1024,
+                              "ratio": rss * 1024 / planned}
+        self.row("memory", 1, "train peak RSS / planned", rss * 1024 / planned, None, "target 1.2", False)
+
+    def roofline(self, info, infer, train, peak):
+        fwd = info["flops_per_sample"]
+        w0 = info["params"][0]["size"]
+        train_fps = 2 * fwd + (fwd - 2 * w0)  # forward, weight grads, input grads but the first layer's
+        out = {}
+        for t, d in infer.items():
+            pk = peak["avx2_t1"] * t
+            g = fwd * d["aai_big"] / 1e9
+            out[f"mlp_infer_t{t}"] = {"gflops": g, "peak": pk, "fraction": g / pk}
+            self.row("roofline", t, "mlp_infer b256 fraction of peak", g / pk, fwd * d["eager_big"] / 1e9 / pk,
+                     "torch eager", True)
+        for t, d in train.items():
+            pk = peak["avx2_t1"] * t
+            g = train_fps * 60000 / med(d["aai"]) / 1e9
+            gt = train_fps * 60000 / med(d["torch"]) / 1e9
+            out[f"mlp_train_t{t}"] = {"gflops": g, "peak": pk, "fraction": g / pk, "train_flops_per_sample": train_fps}
+            self.row("roofline", t, "mlp_train fraction of peak", g / pk, gt / pk, "torch eager", True)
+        self.res["roofline"] = out
+
+    # ---- report -------------------------------------------------------------
+    def table(self):
+        def f(v):
+            if v is None:
+                return "-"
+            if isinstance(v, float) and v != 0 and (abs(v) >= 1e4 or abs(v) < 1e-2):
+                return f"{v:.3g}"
+            return f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else f"{v:.1f}" if isinstance(v, float) else str(v)
+        lines = ["| workload | threads | figure | aai | peer | peer | aai faster by |",
+                 "|---|---:|---|---:|---:|---|---:|"]
+        for w, t, fig, a, p, pn, r in self.rows:
+            lines.append(f"| {w} | {t} | {fig} | {f(a)} | {f(p)} | {pn} | {f(r) + 'x' if r else '-'} |")
+        return "\n".join(lines)
+
+
+def machine():
+    model = "?"
+    try:
+        for line in subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {"cpu": model, "cpus": os.cpu_count(), "kernel": platform.release(),
+            "env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_"))}}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", default="build-bench")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--rounds", type=int, default=3, help="inference rounds (aai and torch interleaved)")
+    p.add_argument("--train-rounds", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--startup-runs", type=int, default=30)
+    p.add_argument("--only", default="", help="comma list of: compile,mlp_infer,mlp_train,startup")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
+    a = p.parse_args()
+    threads = [int(t) for t in a.threads.split(",")]
+    only = set(filter(None, a.only.split(",")))
+    want = lambda name: not only or name in only  # noqa: E731
+    b = Bench(a)
+    try:
+        b.build_tools()
+        info = b.compile_model("fashion_mlp.aai", "fm")
+        b.res["mlp_manifest"] = {"flops_per_sample": info["flops_per_sample"],
+                                 "n_param_floats": info["n_param_floats"], "arena": info["arena"]}
+        peak = b.peak()
+        if want("compile"):
+            b.compile_times()
+        train = None
+        weights = b.w("fm_t1.safetensors")
+        if want("mlp_train") or want("mlp_infer") or want("startup"):
+            if want("mlp_train"):
+                weights = b.mlp_train(threads, a.train_rounds, a.epochs)
+                b.memory(info)
+                train = b.res["mlp_train"]
+            else:
+                run([b.w("fm"), "train", "--epochs", "1", "--quiet", "--metrics", b.w("m.jsonl"),
+                     "--out", weights], env=tenv(2))
+        infer = b.mlp_infer(threads, a.rounds, weights) if want("mlp_infer") else None
+        if os.path.exists(os.path.join(ROOT, "examples", "fashion_cnn.aai")):
+            b.res["cnn"] = "examples/fashion_cnn.aai exists; the CNN workloads are not wired yet"
+        else:
+            b.res["cnn"] = "skipped: examples/fashion_cnn.aai does not exist yet"
+        log(b.res["cnn"])
+        if want("startup"):
+            b.startup(weights)
+        if infer and train:
+            b.roofline(info, infer, train, peak)
+        print(b.table())
+        print(f"\nmachine: {b.res['machine']['cpu']}, {b.res['machine']['cpus']} CPUs; "
+              f"peak {peak}; mlp_infer max |aai - torch| = {b.res.get('mlp_infer_max_abs_diff')}; "
+              f"cnn: {b.res['cnn']}")
+        os.makedirs(os.path.dirname(a.out), exist_ok=True)
+        with open(a.out, "w") as f:
+            json.dump(b.res, f, indent=1)
+        print(f"wrote {os.path.relpath(a.out)}")
+    finally:
+        shutil.rmtree(b.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+/* codegen_gemv.c - generated matrix-vector kernels for batch-1 calls.
+ *
+ * A matrix product whose rows are the batch runs as cblas_sgemm. When a
+ * call's batch is 1 that is a matrix-vector product, and OpenBLAS's sgemm
+ * with M = 1 runs at a fifth of its gemv speed (bench/README.md), while a
+ * call into the library costs more than the whole product for small
+ * layers. So the entry point branches on batch == 1 to a generated kernel
+ * here: plain counted loops the LLVM vectorizer turns into FMA code for the
+ * host. `x @ W^T` (W [N, K], the dense layout) is one dot product per
+ * output, a reduction marked reassociable so it vectorizes (the sum's order
+ * differs from sgemm's within float rounding); `x @ W` (W [K, N]) adds
+ * rows of W scaled by x[k] in order. */
+#include "codegen_internal.h"
+
+static LLVMValueRef ic(CgCtx *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
+
+static LLVMValueRef fast(LLVMValueRef v) {
+    if (LLVMIsAInstruction(v) && LLVMCanValueUseFastMathFlags(v))
+        LLVMSetFastMathFlags(v, LLVMFastMathAllowContract | LLVMFastMathAllowReassoc);
+    return v;
+}
+
+typedef struct GLoop {
+    LLVMBasicBlockRef pre, head, exit;
+    LLVMValueRef i;
+} GLoop;
+
+/* do { body } while (++i < n), for a constant n >= 1 (gloop_end closes
+ * it): returns i, builder in the body. */
+static LLVMValueRef gloop_begin(CgCtx *c, LLVMBuilderRef b, LLVMValueRef fn, GLoop *l) {
+    l->pre = LLVMGetInsertBlock(b);
+    l->head = LLVMAppendBasicBlockInContext(c->ctx, fn, "gemv.loop");
+    l->exit = LLVMAppendBasicBlockInContext(c->ctx, fn, "gemv.done");
+    LLVMBuildBr(b, l->head);
+    LLVMPositionBuilderAtEnd(b, l->head);
+    l->i = LLVMBuildPhi(b, c->i64, "i");
+    return l->i;
+}
+
+static void gloop_end(CgCtx *c, LLVMBuilderRef b, GLoop *l, int64_t n) {
+    LLVMValueRef next = LLVMBuildNSWAdd(b, l->i, ic(c, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, next, ic(c, n), ""), l->head, l->exit);
+    LLVMValueRef vals[2] = {ic(c, 0), next};
+    LLVMBasicBlockRef bbs[2] = {l->pre, latch};
+    LLVMAddIncoming(l->i, vals, bbs, 2);
+    LLVMPositionBuilderAtEnd(b, l->exit);
+}
+
+static LLVMValueRef ptr_at(CgCtx *c, LLVMBuilderRef b, LLVMValueRef p, LLVMValueRef i) {
+    return LLVMBuildInBoundsGEP2(b, c->f32, p, &i, 1, "");
+}
+
+/* Rows of W per block: each keeps its own accumulator, so a block is `rows`
+ * independent FMA chains that share the loads of x (one chain alone waits
+ * on the FMA latency). */
+enum { GEMV_ROWS = 4 };
+
+/* out[first + r] = dot(a[0..k), w[first + r, 0..k)) for r < count * rows,
+ * in `count` blocks of `rows` rows. */
+static void dot_rows(CgCtx *c, LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef out,
+                     LLVMValueRef a, LLVMValueRef w, int64_t first, int64_t count, int rows,
+                     int64_t k) {
+    GLoop lb, lk;
+    LLVMValueRef blk = gloop_begin(c, b, fn, &lb);
+    LLVMValueRef r0 = LLVMBuildNSWAdd(b, ic(c, first), LLVMBuildNSWMul(b, blk, ic(c, rows), ""), "");
+    LLVMBasicBlockRef before = LLVMGetInsertBlock(b);
+    LLVMValueRef j = gloop_begin(c, b, fn, &lk);
+    LLVMValueRef acc[GEMV_ROWS], sum[GEMV_ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = LLVMBuildPhi(b, c->f32, "acc");
+    LLVMValueRef x = LLVMBuildLoad2(b, c->f32, ptr_at(c, b, a, j), "");
+    for (int r = 0; r < rows; r++) {
+        LLVMValueRef row = LLVMBuildNSWAdd(b, r0, ic(c, r), "");
+        LLVMValueRef idx = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, ic(c, k), ""), j, "");
+        LLVMValueRef wv = LLVMBuildLoad2(b, c->f32, ptr_at(c, b, w, idx), "");
+        sum[r] = fast(LLVMBuildFAdd(b, acc[r], fast(LLVMBuildFMul(b, x, wv, "")), ""));
+    }
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    gloop_end(c, b, &lk, k);
+    for (int r = 0; r < rows; r++) {
+        LLVMValueRef vals[2] = {LLVMConstReal(c->f32, 0), sum[r]};
+        LLVMBasicBlockRef bbs[2] = {before, latch};
+        LLVMAddIncoming(acc[r], vals, bbs, 2);
+        LLVMBuildStore(b, sum[r], ptr_at(c, b, out, LLVMBuildNSWAdd(b, r0, ic(c, r), "")));
+    }
+    gloop_end(c, b, &lb, count);
+}
+
+/* void kernel(out, a, w): out[N] = a[K] @ w (w [N,K] when tb, else [K,N]). */
+static LLVMValueRef gemv_kernel(CgCtx *c, const IrValue *v, bool tb, int64_t n, int64_t k) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s.v%d.gemv", c->prefix, c->f->name, v->id);
+    LLVMTypeRef ps[3] = {c->ptr, c->ptr, c->ptr};
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, ps, 3, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+    for (unsigned i = 1; i <= 3; i++)
+        LLVMAddAttributeAtIndex(fn, i, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    LLVMValueRef out = LLVMGetParam(fn, 0), a = LLVMGetParam(fn, 1), w = LLVMGetParam(fn, 2);
+    LLVMValueRef zero = LLVMConstReal(c->f32, 0);
+    GLoop ln, lk;
+    if (tb) {
+        int64_t blocks = n / GEMV_ROWS;
+        if (blocks > 0) dot_rows(c, b, fn, out, a, w, 0, blocks, GEMV_ROWS, k);
+        if (n % GEMV_ROWS) dot_rows(c, b, fn, out, a, w, blocks * GEMV_ROWS, n % GEMV_ROWS, 1, k);
+    } else {
+        LLVMValueRef i = gloop_begin(c, b, fn, &ln);
+        LLVMBuildStore(b, zero, ptr_at(c, b, out, i));
+        gloop_end(c, b, &ln, n);
+        LLVMValueRef j = gloop_begin(c, b, fn, &lk);
+        LLVMValueRef x = LLVMBuildLoad2(b, c->f32, ptr_at(c, b, a, j), "");
+        LLVMValueRef row = LLVMBuildNSWMul(b, j, ic(c, n), "");
+        GLoop l2;
+        LLVMValueRef i2 = gloop_begin(c, b, fn, &l2);
+        LLVMValueRef po = ptr_at(c, b, out, i2);
+        LLVMValueRef wv = LLVMBuildLoad2(b, c->f32, ptr_at(c, b, w, LLVMBuildNSWAdd(b, row, i2, "")), "");
+        LLVMValueRef cur = LLVMBuildLoad2(b, c->f32, po, "");
+        LLVMValueRef prod = LLVMBuildFMul(b, x, wv, "");
+        LLVMSetFastMathFlags(prod, LLVMFastMathAllowContract);
+        LLVMValueRef sum = LLVMBuildFAdd(b, cur, prod, "");
+        LLVMSetFastMathFlags(sum, LLVMFastMathAllowContract);
+        LLVMBuildStore(b, sum, po);
+        gloop_end(c, b, &l2, n);
+        gloop_end(c, b, &lk, k);
+    }
+    LLVMBuildRetVoid(b);
+    LLVMDisposeBuilder(b);
+    return fn;
+}
+
+bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrValue *v)) {
+    const IrValue *a = v->in[0], *w = v->in[1];
+    bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
+    if (ta || v->shape.rank != 2 || a->shape.rank != 2 || w->shape.rank != 2) return false;
+    if (a->shape.dims[0] != IR_BATCH || w->shape.dims[0] == IR_BATCH || w->shape.dims[1] == IR_BATCH)
+        return false;
+    if (!c->ptrs[v->id] || !c->ptrs[a->id] || !c->ptrs[w->id]) return false;
+    int64_t k = a->shape.dims[1], n = tb ? w->shape.dims[0] : w->shape.dims[1];
+    if (n < 1 || k < 1) return false;
+    LLVMValueRef kern = gemv_kernel(c, v, tb, n, k);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef one = LLVMAppendBasicBlockInContext(c->ctx, fn, "batch1");
+    LLVMBasicBlockRef many = LLVMAppendBasicBlockInContext(c->ctx, fn, "batchN");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "matmul.done");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, c->batch, ic(c, 1), ""), one, many);
+    LLVMPositionBuilderAtEnd(c->b, one);
+    LLVMTypeRef ps[3] = {c->ptr, c->ptr, c->ptr};
+    LLVMValueRef args[3] = {c->ptrs[v->id], c->ptrs[a->id], c->ptrs[w->id]};
+    LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, ps, 3, 0), kern, args, 3, "");
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, many);
+    gemm(c, v);
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
+    return true;
+}

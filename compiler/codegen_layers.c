@@ -1,0 +1,612 @@
+/* codegen_layers.c - kernels of the layer ops (ir_ops.def, from IM2COL on)
+ * and of batched MATMUL.
+ *
+ * Same scheme as codegen_ops.c: each value becomes an internal function
+ * `<prefix>.<entry>.v<id>.<op>` taking (out, inputs..., batch[, step]) with
+ * noalias pointers, called from the entry point and inlined by the
+ * optimizer. Batched MATMUL loops over the broadcast leading dimensions
+ * and calls cblas_sgemm once per matrix; convolution is IM2COL (a column
+ * matrix in the planned arena) + batched MATMUL, its backward COL2IM, so
+ * no kernel here is a deep naive convolution loop. Window loops clamp
+ * their indices and select zero (or -inf) outside the image, so loads are
+ * always in bounds and inner loops stay branch-free. DROPOUT hashes
+ * (seed, optimizer step, element index) with the splitmix64 finalizer:
+ * the same mask in the forward and backward pass, a new one each step,
+ * bit-identical across runs and thread counts. */
+#include <assert.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "aairt.h"
+#include "codegen_internal.h"
+
+typedef struct LK {
+    CgCtx *c;
+    LLVMBuilderRef b;
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry;
+    LLVMValueRef out, in[IR_MAX_INPUTS], batch, step;
+    const IrValue *v;
+} LK;
+
+typedef struct LLoop {
+    LLVMBasicBlockRef pre, head, exit;
+    LLVMValueRef i;
+} LLoop;
+
+static LLVMValueRef ic(LK *k, int64_t v) { return LLVMConstInt(k->c->i64, (unsigned long long)v, 1); }
+static LLVMValueRef fconst(LK *k, double v) { return LLVMConstReal(k->c->f32, v); }
+static LLVMValueRef imul(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWMul(k->b, a, b, ""); }
+static LLVMValueRef iadd(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(k->b, a, b, ""); }
+static LLVMValueRef isub(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWSub(k->b, a, b, ""); }
+static LLVMValueRef fadd(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(k->b, a, b, ""); }
+static LLVMValueRef fmul(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(k->b, a, b, ""); }
+static LLVMValueRef sel(LK *k, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(k->b, c, a, b, ""); }
+static LLVMValueRef slt(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""); }
+static LLVMValueRef sge(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(k->b, LLVMIntSGE, a, b, ""); }
+static LLVMValueRef land(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAnd(k->b, a, b, ""); }
+
+static LLVMValueRef gep(LK *k, LLVMValueRef p, LLVMValueRef i) {
+    return LLVMBuildInBoundsGEP2(k->b, k->c->f32, p, &i, 1, "");
+}
+static LLVMValueRef load(LK *k, LLVMValueRef p, LLVMValueRef i) {
+    return LLVMBuildLoad2(k->b, k->c->f32, gep(k, p, i), "");
+}
+static void store(LK *k, LLVMValueRef p, LLVMValueRef i, LLVMValueRef v) {
+    LLVMBuildStore(k->b, v, gep(k, p, i));
+}
+static void accum(LK *k, LLVMValueRef p, LLVMValueRef i, LLVMValueRef v) {
+    LLVMValueRef q = gep(k, p, i);
+    LLVMBuildStore(k->b, fadd(k, LLVMBuildLoad2(k->b, k->c->f32, q, ""), v), q);
+}
+
+static LLVMValueRef dim(LK *k, IrShape s, int i) {
+    return s.dims[i] == IR_BATCH ? k->batch : ic(k, s.dims[i]);
+}
+/* Product of dims [from, to) of s. */
+static LLVMValueRef prod(LK *k, IrShape s, int from, int to) {
+    LLVMValueRef n = ic(k, 1);
+    for (int i = from; i < to; i++) n = imul(k, n, dim(k, s, i));
+    return n;
+}
+static LLVMValueRef numel(LK *k, IrShape s) { return prod(k, s, 0, s.rank); }
+/* min(max(i, 0), n - 1) */
+static LLVMValueRef clamp(LK *k, LLVMValueRef i, LLVMValueRef n) {
+    LLVMValueRef lo = sel(k, slt(k, i, ic(k, 0)), ic(k, 0), i);
+    LLVMValueRef hi = isub(k, n, ic(k, 1));
+    return sel(k, sge(k, lo, n), hi, lo);
+}
+static LLVMValueRef inside(LK *k, LLVMValueRef i, LLVMValueRef n) {
+    return land(k, sge(k, i, ic(k, 0)), slt(k, i, n));
+}
+
+static LLVMValueRef loop_begin(LK *k, LLoop *l, LLVMValueRef n) {
+    LLVMContextRef ctx = k->c->ctx;
+    l->pre = LLVMGetInsertBlock(k->b);
+    l->head = LLVMAppendBasicBlockInContext(ctx, k->fn, "loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(ctx, k->fn, "body");
+    l->exit = LLVMAppendBasicBlockInContext(ctx, k->fn, "done");
+    LLVMBuildBr(k->b, l->head);
+    LLVMPositionBuilderAtEnd(k->b, l->head);
+    l->i = LLVMBuildPhi(k->b, k->c->i64, "i");
+    LLVMBuildCondBr(k->b, slt(k, l->i, n), body, l->exit);
+    LLVMPositionBuilderAtEnd(k->b, body);
+    return l->i;
+}
+
+static void loop_end(LK *k, LLoop *l) {
+    LLVMValueRef next = iadd(k, l->i, ic(k, 1));
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(k->b);
+    LLVMBuildBr(k->b, l->head);
+    LLVMValueRef vals[2] = {ic(k, 0), next};
+    LLVMBasicBlockRef bbs[2] = {l->pre, latch};
+    LLVMAddIncoming(l->i, vals, bbs, 2);
+    LLVMPositionBuilderAtEnd(k->b, l->exit);
+}
+
+static void fill(LK *k, LLVMValueRef n, LLVMValueRef val) {
+    LLoop l;
+    LLVMValueRef i = loop_begin(k, &l, n);
+    store(k, k->out, i, val);
+    loop_end(k, &l);
+}
+
+/* The optimizer's step count (0 without an optimizer), in the entry. */
+static LLVMValueRef entry_step(CgCtx *c) {
+    static_assert(offsetof(AairtOptimizer, step) % 8 == 0, "step is an aligned int64");
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(here);
+    LLVMBasicBlockRef has = LLVMAppendBasicBlockInContext(c->ctx, fn, "has_opt");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "step");
+    LLVMBuildCondBr(c->b, LLVMBuildIsNull(c->b, c->opt, ""), join, has);
+    LLVMPositionBuilderAtEnd(c->b, has);
+    LLVMValueRef off = LLVMConstInt(c->i64, offsetof(AairtOptimizer, step), 0);
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, LLVMInt8TypeInContext(c->ctx), c->opt, &off, 1, "");
+    LLVMValueRef s = LLVMBuildLoad2(c->b, c->i64, p, "opt.step");
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
+    LLVMValueRef phi = LLVMBuildPhi(c->b, c->i64, "");
+    LLVMValueRef vals[2] = {LLVMConstInt(c->i64, 0, 0), s};
+    LLVMBasicBlockRef bbs[2] = {here, has};
+    LLVMAddIncoming(phi, vals, bbs, 2);
+    return phi;
+}
+
+static void lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
+    memset(k, 0, sizeof *k);
+    k->c = c;
+    k->v = v;
+    LLVMTypeRef ps[IR_MAX_INPUTS + 3];
+    LLVMValueRef args[IR_MAX_INPUTS + 3];
+    int n = 0;
+    ps[n] = c->ptr;
+    args[n++] = c->ptrs[v->id];
+    for (int j = 0; j < v->n_in; j++) {
+        assert(c->ptrs[v->in[j]->id] && "layer ops read inputs from memory");
+        ps[n] = c->ptr;
+        args[n++] = c->ptrs[v->in[j]->id];
+    }
+    int n_ptrs = n;
+    ps[n] = c->i64;
+    args[n++] = c->batch;
+    if (with_step) {
+        ps[n] = c->i64;
+        args[n++] = entry_step(c);
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s.v%d.%s", c->prefix, c->f->name, v->id, ir_op_name(v->op));
+    LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, (unsigned)n, 0);
+    k->fn = LLVMAddFunction(c->mod, name, fty);
+    LLVMSetLinkage(k->fn, LLVMInternalLinkage);
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(k->fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+    for (int i = 0; i < n_ptrs; i++)
+        LLVMAddAttributeAtIndex(k->fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
+    LLVMBuildCall2(c->b, fty, k->fn, args, (unsigned)n, "");
+    k->b = LLVMCreateBuilderInContext(c->ctx);
+    k->entry = LLVMAppendBasicBlockInContext(c->ctx, k->fn, "entry");
+    LLVMPositionBuilderAtEnd(k->b, k->entry);
+    k->out = LLVMGetParam(k->fn, 0);
+    for (int j = 0; j < v->n_in; j++) k->in[j] = LLVMGetParam(k->fn, (unsigned)j + 1);
+    k->batch = LLVMGetParam(k->fn, (unsigned)n_ptrs);
+    if (with_step) k->step = LLVMGetParam(k->fn, (unsigned)n_ptrs + 1);
+}
+
+static void lk_end(LK *k) {
+    LLVMBuildRetVoid(k->b);
+    LLVMDisposeBuilder(k->b);
+}
+
+/* ---- n-d loops with per-operand strides ----------------------------------- */
+
+enum { LK_MAX_OPS = IR_MAX_INPUTS + 1 };
+
+typedef void (*NdFn)(LK *k, LLVMValueRef *off, void *user);
+
+typedef struct Nd {
+    IrShape space;
+    int n_ops;
+    LLVMValueRef stride[LK_MAX_OPS][IR_MAX_RANK];
+} Nd;
+
+/* Strides of a contiguous tensor of shape `s` read over `space` (same
+ * rank; size-1 axes of s broadcast: stride 0). */
+static void nd_operand(LK *k, Nd *nd, int o, IrShape s) {
+    LLVMValueRef acc = ic(k, 1);
+    for (int i = s.rank; i-- > 0;) {
+        bool bc = s.dims[i] == 1 && nd->space.dims[i] != 1;
+        nd->stride[o][i] = bc ? ic(k, 0) : acc;
+        acc = imul(k, acc, dim(k, s, i));
+    }
+}
+
+static void nd_rec(LK *k, const Nd *nd, int d, LLVMValueRef *base, NdFn fn, void *user) {
+    if (d == nd->space.rank) {
+        fn(k, base, user);
+        return;
+    }
+    LLoop l;
+    LLVMValueRef i = loop_begin(k, &l, dim(k, nd->space, d));
+    LLVMValueRef off[LK_MAX_OPS];
+    for (int o = 0; o < nd->n_ops; o++) off[o] = iadd(k, base[o], imul(k, i, nd->stride[o][d]));
+    nd_rec(k, nd, d + 1, off, fn, user);
+    loop_end(k, &l);
+}
+
+static void nd_run(LK *k, const Nd *nd, NdFn fn, void *user) {
+    LLVMValueRef base[LK_MAX_OPS];
+    for (int o = 0; o < nd->n_ops; o++) base[o] = ic(k, 0);
+    nd_rec(k, nd, 0, base, fn, user);
+}
+
+/* ---- batched matmul --------------------------------------------------------- */
+
+typedef struct Bmm {
+    LLVMTypeRef fty;
+    LLVMValueRef fn;
+    int64_t m, n, kk, lda, ldb;
+    bool ta, tb;
+} Bmm;
+
+static void bmm_call(LK *k, LLVMValueRef *off, void *user) {
+    Bmm *g = user;
+    LLVMTypeRef i32 = k->c->i32;
+#define I32(x) LLVMConstInt(i32, (unsigned long long)(x), 0)
+    LLVMValueRef args[14] = {
+        I32(101), I32(g->ta ? 112 : 111), I32(g->tb ? 112 : 111),
+        I32(g->m), I32(g->n), I32(g->kk), fconst(k, 1.0),
+        gep(k, k->in[0], off[1]), I32(g->lda),
+        gep(k, k->in[1], off[2]), I32(g->ldb), fconst(k, 0.0),
+        gep(k, k->out, off[0]), I32(g->n),
+    };
+#undef I32
+    LLVMBuildCall2(k->b, g->fty, g->fn, args, 14, "");
+}
+
+static void emit_bmm(LK *k) {
+    const IrValue *v = k->v;
+    IrShape a = v->in[0]->shape, b = v->in[1]->shape, y = v->shape;
+    CgCtx *c = k->c;
+    Bmm g = {0};
+    g.ta = v->attr.i[0] != 0;
+    g.tb = v->attr.i[1] != 0;
+    g.m = y.dims[y.rank - 2];
+    g.n = y.dims[y.rank - 1];
+    g.kk = g.ta ? a.dims[a.rank - 2] : a.dims[a.rank - 1];
+    g.lda = a.dims[a.rank - 1];
+    g.ldb = b.dims[b.rank - 1];
+    LLVMTypeRef i32 = c->i32, f32 = c->f32, p = c->ptr;
+    LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
+    g.fty = LLVMFunctionType(c->void_t, ps, 14, 0);
+    g.fn = LLVMGetNamedFunction(c->mod, "cblas_sgemm");
+    if (!g.fn) g.fn = LLVMAddFunction(c->mod, "cblas_sgemm", g.fty);
+    /* loop over the leading dims of y; strides in elements per operand */
+    int nb = y.rank - 2;
+    Nd nd = {0};
+    nd.space.rank = nb;
+    for (int i = 0; i < nb; i++) nd.space.dims[i] = y.dims[i];
+    nd.n_ops = 3;
+    const IrShape *ops[3] = {&y, &a, &b};
+    for (int o = 0; o < 3; o++) {
+        IrShape s = *ops[o];
+        int64_t acc = s.dims[s.rank - 1] * s.dims[s.rank - 2];
+        for (int i = nb; i-- > 0;) {
+            int si = s.rank - 2 - nb + i;
+            bool has = si >= 0 && !(s.dims[si] == 1 && y.dims[i] != 1);
+            nd.stride[o][i] = ic(k, has ? acc : 0);
+            if (si >= 0 && s.dims[si] != IR_BATCH) acc *= s.dims[si];
+        }
+    }
+    nd_run(k, &nd, bmm_call, &g);
+}
+
+/* ---- convolution geometry ----------------------------------------------------- */
+
+typedef struct Geom {
+    int64_t kern, stride, pad, dil;
+    int64_t chans, h, w, oh, ow;
+} Geom;
+
+static Geom geom_of(const IrValue *v, IrShape x, bool pool) {
+    Geom g;
+    g.kern = v->attr.i[0];
+    g.stride = v->attr.i[1];
+    g.pad = v->attr.i[2];
+    g.dil = pool ? 1 : v->attr.i[3];
+    g.chans = x.dims[1];
+    g.h = x.dims[2];
+    g.w = x.dims[3];
+    int64_t span = g.dil * (g.kern - 1) + 1;
+    g.oh = (g.h + 2 * g.pad - span) / g.stride + 1;
+    g.ow = (g.w + 2 * g.pad - span) / g.stride + 1;
+    return g;
+}
+
+/* IM2COL (col2im = false) and COL2IM: for n, c, ki, kj, oh, ow:
+ * col[n, (c k + ki) k + kj, oh OW + ow] <-> x[n, c, ih, iw]. */
+static void emit_im2col(LK *k, bool col2im) {
+    const IrValue *v = k->v;
+    IrShape xs = col2im ? v->shape : v->in[0]->shape;
+    Geom g = geom_of(v, xs, false);
+    LLVMValueRef x = col2im ? k->out : k->in[0], col = col2im ? k->in[0] : k->out;
+    if (col2im) fill(k, numel(k, xs), fconst(k, 0));
+    LLVMValueRef H = ic(k, g.h), W = ic(k, g.w);
+    LLoop ln, lc, li, lj, lh, lw;
+    LLVMValueRef n = loop_begin(k, &ln, dim(k, xs, 0));
+    LLVMValueRef c = loop_begin(k, &lc, ic(k, g.chans));
+    LLVMValueRef plane = imul(k, iadd(k, imul(k, n, ic(k, g.chans)), c), ic(k, g.h * g.w));
+    LLVMValueRef ki = loop_begin(k, &li, ic(k, g.kern));
+    LLVMValueRef kj = loop_begin(k, &lj, ic(k, g.kern));
+    LLVMValueRef row = iadd(k, imul(k, iadd(k, imul(k, n, ic(k, g.chans)), c), ic(k, g.kern * g.kern)),
+                            iadd(k, imul(k, ki, ic(k, g.kern)), kj));
+    LLVMValueRef rowbase = imul(k, row, ic(k, g.oh * g.ow));
+    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
+    LLVMValueRef ih = iadd(k, isub(k, imul(k, oh, ic(k, g.stride)), ic(k, g.pad)), imul(k, ki, ic(k, g.dil)));
+    LLVMValueRef ih_ok = inside(k, ih, H);
+    LLVMValueRef ihc = clamp(k, ih, H);
+    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
+    LLVMValueRef iw = iadd(k, isub(k, imul(k, ow, ic(k, g.stride)), ic(k, g.pad)), imul(k, kj, ic(k, g.dil)));
+    LLVMValueRef ok = land(k, ih_ok, inside(k, iw, W));
+    LLVMValueRef xi = iadd(k, plane, iadd(k, imul(k, ihc, W), clamp(k, iw, W)));
+    LLVMValueRef ci = iadd(k, rowbase, iadd(k, imul(k, oh, ic(k, g.ow)), ow));
+    if (!col2im) store(k, col, ci, sel(k, ok, load(k, x, xi), fconst(k, 0)));
+    else accum(k, x, xi, sel(k, ok, load(k, col, ci), fconst(k, 0)));
+    loop_end(k, &lw);
+    loop_end(k, &lh);
+    loop_end(k, &lj);
+    loop_end(k, &li);
+    loop_end(k, &lc);
+    loop_end(k, &ln);
+}
+
+/* POOL2D and POOL2D_GRAD over planes (n, c) and output positions. */
+static void emit_pool(LK *k, bool grad) {
+    const IrValue *v = k->v;
+    IrShape xs = v->in[0]->shape;
+    Geom g = geom_of(v, xs, true);
+    bool avg = v->attr.i[3] != 0;
+    LLVMTypeRef f32 = k->c->f32, i64 = k->c->i64;
+    LLVMValueRef x = k->in[0], H = ic(k, g.h), W = ic(k, g.w);
+    LLVMValueRef dy = grad ? k->in[1] : NULL;
+    if (grad) fill(k, numel(k, xs), fconst(k, 0));
+    /* per-window accumulators live in the entry block (promoted to regs) */
+    LLVMBuilderRef tb = LLVMCreateBuilderInContext(k->c->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(k->entry);
+    if (first) LLVMPositionBuilderBefore(tb, first);
+    else LLVMPositionBuilderAtEnd(tb, k->entry);
+    LLVMValueRef acc = LLVMBuildAlloca(tb, f32, "acc");
+    LLVMValueRef arg = LLVMBuildAlloca(tb, i64, "arg");
+    LLVMDisposeBuilder(tb);
+    LLVMValueRef inv = fconst(k, 1.0 / (double)(g.kern * g.kern));
+    LLoop lp, lh, lw, li, lj;
+    LLVMValueRef planes = imul(k, dim(k, xs, 0), ic(k, g.chans));
+    LLVMValueRef p = loop_begin(k, &lp, planes);
+    LLVMValueRef xbase = imul(k, p, ic(k, g.h * g.w));
+    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
+    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
+    LLVMValueRef yi = iadd(k, imul(k, p, ic(k, g.oh * g.ow)), iadd(k, imul(k, oh, ic(k, g.ow)), ow));
+    LLVMBuildStore(k->b, avg ? fconst(k, 0) : fconst(k, -INFINITY), acc);
+    LLVMBuildStore(k->b, ic(k, -1), arg);
+    LLVMValueRef gdy = grad ? load(k, dy, yi) : NULL;
+    LLVMValueRef ki = loop_begin(k, &li, ic(k, g.kern));
+    LLVMValueRef ih = iadd(k, isub(k, imul(k, oh, ic(k, g.stride)), ic(k, g.pad)), ki);
+    LLVMValueRef ih_ok = inside(k, ih, H), ihc = clamp(k, ih, H);
+    LLVMValueRef kj = loop_begin(k, &lj, ic(k, g.kern));
+    LLVMValueRef iw = iadd(k, isub(k, imul(k, ow, ic(k, g.stride)), ic(k, g.pad)), kj);
+    LLVMValueRef ok = land(k, ih_ok, inside(k, iw, W));
+    LLVMValueRef xi = iadd(k, xbase, iadd(k, imul(k, ihc, W), clamp(k, iw, W)));
+    if (avg && grad) {
+        accum(k, k->out, xi, sel(k, ok, fmul(k, gdy, inv), fconst(k, 0)));
+    } else if (avg) {
+        LLVMValueRef cur = LLVMBuildLoad2(k->b, f32, acc, "");
+        LLVMBuildStore(k->b, fadd(k, cur, sel(k, ok, load(k, x, xi), fconst(k, 0))), acc);
+    } else { /* the first maximum wins, as in PyTorch */
+        LLVMValueRef xv = sel(k, ok, load(k, x, xi), fconst(k, -INFINITY));
+        LLVMValueRef cur = LLVMBuildLoad2(k->b, f32, acc, "");
+        LLVMValueRef none = LLVMBuildICmp(k->b, LLVMIntSLT, LLVMBuildLoad2(k->b, i64, arg, ""), ic(k, 0), "");
+        LLVMValueRef better = LLVMBuildOr(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, xv, cur, ""),
+                                          land(k, none, ok), "");
+        LLVMBuildStore(k->b, sel(k, better, xv, cur), acc);
+        LLVMBuildStore(k->b, sel(k, better, xi, LLVMBuildLoad2(k->b, i64, arg, "")), arg);
+    }
+    loop_end(k, &lj);
+    loop_end(k, &li);
+    if (!grad) {
+        LLVMValueRef r = LLVMBuildLoad2(k->b, f32, acc, "");
+        store(k, k->out, yi, avg ? fmul(k, r, inv) : r);
+    } else if (!avg) {
+        LLVMValueRef a = LLVMBuildLoad2(k->b, i64, arg, "");
+        accum(k, k->out, clamp(k, a, numel(k, xs)), sel(k, sge(k, a, ic(k, 0)), gdy, fconst(k, 0)));
+    }
+    loop_end(k, &lw);
+    loop_end(k, &lh);
+    loop_end(k, &lp);
+}
+
+/* ---- data movement -------------------------------------------------------------- */
+
+static void copy_body(LK *k, LLVMValueRef *off, void *user) {
+    (void)user;
+    store(k, k->out, off[0], load(k, k->in[0], off[1]));
+}
+
+static void emit_transpose(LK *k) {
+    const IrValue *v = k->v;
+    IrShape x = v->in[0]->shape, perm = v->attr.shape;
+    Nd nd = {0};
+    nd.space = v->shape;
+    nd.n_ops = 2;
+    nd_operand(k, &nd, 0, v->shape);
+    LLVMValueRef xs[IR_MAX_RANK], acc = ic(k, 1);
+    for (int i = x.rank; i-- > 0;) {
+        xs[i] = acc;
+        acc = imul(k, acc, dim(k, x, i));
+    }
+    for (int i = 0; i < x.rank; i++) nd.stride[1][i] = xs[perm.dims[i]];
+    nd_run(k, &nd, copy_body, NULL);
+}
+
+/* Copies rows: for o < outer, j < len: dst[o*dst_row + dst_off + j] =
+ * src[o*src_row + src_off + j]. */
+static void copy_rows(LK *k, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef outer, int64_t len,
+                      int64_t dst_row, int64_t dst_off, int64_t src_row, int64_t src_off) {
+    LLoop lo, lj;
+    LLVMValueRef o = loop_begin(k, &lo, outer);
+    LLVMValueRef db = iadd(k, imul(k, o, ic(k, dst_row)), ic(k, dst_off));
+    LLVMValueRef sb = iadd(k, imul(k, o, ic(k, src_row)), ic(k, src_off));
+    LLVMValueRef j = loop_begin(k, &lj, ic(k, len));
+    store(k, dst, iadd(k, db, j), load(k, src, iadd(k, sb, j)));
+    loop_end(k, &lj);
+    loop_end(k, &lo);
+}
+
+static int64_t rest_of(IrShape s, int axis) {
+    int64_t r = 1;
+    for (int i = axis + 1; i < s.rank; i++) r *= s.dims[i];
+    return r;
+}
+
+static void emit_concat(LK *k) {
+    const IrValue *v = k->v;
+    int axis = (int)v->attr.i[0];
+    IrShape y = v->shape;
+    int64_t rest = rest_of(y, axis), off = 0;
+    LLVMValueRef outer = prod(k, y, 0, axis);
+    for (int j = 0; j < v->n_in; j++) {
+        int64_t len = v->in[j]->shape.dims[axis] * rest;
+        copy_rows(k, k->out, k->in[j], outer, len, y.dims[axis] * rest, off, len, 0);
+        off += len;
+    }
+}
+
+static void emit_slice(LK *k, bool grad) {
+    const IrValue *v = k->v;
+    int axis = (int)v->attr.i[0];
+    IrShape full = grad ? v->shape : v->in[0]->shape;
+    int64_t rest = rest_of(full, axis);
+    int64_t len = (v->attr.i[2] - v->attr.i[1]) * rest, start = v->attr.i[1] * rest;
+    int64_t row = full.dims[axis] * rest;
+    LLVMValueRef outer = prod(k, full, 0, axis);
+    if (grad) {
+        fill(k, numel(k, full), fconst(k, 0));
+        copy_rows(k, k->out, k->in[0], outer, len, row, start, len, 0);
+    } else {
+        copy_rows(k, k->out, k->in[0], outer, len, len, 0, row, start);
+    }
+}
+
+/* ---- dropout, running statistics, embedding, max ------------------------------- */
+
+static LLVMValueRef mix64(LK *k, LLVMValueRef z) {
+    LLVMTypeRef i64 = k->c->i64;
+#define C64(x) LLVMConstInt(i64, (unsigned long long)(x), 0)
+    z = LLVMBuildXor(k->b, z, LLVMBuildLShr(k->b, z, C64(30), ""), "");
+    z = LLVMBuildMul(k->b, z, C64(0xbf58476d1ce4e5b9ULL), "");
+    z = LLVMBuildXor(k->b, z, LLVMBuildLShr(k->b, z, C64(27), ""), "");
+    z = LLVMBuildMul(k->b, z, C64(0x94d049bb133111ebULL), "");
+    z = LLVMBuildXor(k->b, z, LLVMBuildLShr(k->b, z, C64(31), ""), "");
+#undef C64
+    return z;
+}
+
+static void emit_dropout(LK *k) {
+    const IrValue *v = k->v;
+    double p = v->attr.f[0];
+    LLVMTypeRef i64 = k->c->i64;
+    LLVMValueRef key = mix64(k, LLVMBuildXor(k->b, LLVMConstInt(i64, (unsigned long long)v->attr.i[0], 0),
+                                             LLVMBuildMul(k->b, k->step, LLVMConstInt(i64, 0x9E3779B97F4A7C15ULL, 0), ""), ""));
+    LLVMValueRef thresh = LLVMConstInt(i64, (unsigned long long)(p * 16777216.0), 0);
+    LLVMValueRef scale = fconst(k, 1.0 / (1.0 - p));
+    LLoop l;
+    LLVMValueRef i = loop_begin(k, &l, numel(k, v->shape));
+    LLVMValueRef h = mix64(k, LLVMBuildAdd(k->b, key, LLVMBuildMul(k->b, i, LLVMConstInt(i64, 0xD1B54A32D192ED03ULL, 0), ""), ""));
+    LLVMValueRef u = LLVMBuildLShr(k->b, h, LLVMConstInt(i64, 40, 0), ""); /* 24 bits */
+    LLVMValueRef keep = LLVMBuildICmp(k->b, LLVMIntUGE, u, thresh, "");
+    store(k, k->out, i, sel(k, keep, fmul(k, load(k, k->in[0], i), scale), fconst(k, 0)));
+    loop_end(k, &l);
+}
+
+static void emit_running_update(LK *k) {
+    const IrValue *v = k->v;
+    double m = v->attr.f[0];
+    LLVMValueRef corr = fconst(k, 1);
+    if (v->attr.i[0]) { /* n / (n - 1), n = batch * per-sample count */
+        LLVMValueRef n = LLVMBuildSIToFP(k->b, imul(k, k->batch, ic(k, v->attr.i[1])), k->c->f32, "");
+        LLVMValueRef big = LLVMBuildFCmp(k->b, LLVMRealOGT, n, fconst(k, 1), "");
+        corr = sel(k, big, LLVMBuildFDiv(k->b, n, LLVMBuildFSub(k->b, n, fconst(k, 1), ""), ""), fconst(k, 1));
+    }
+    LLVMValueRef ms = fmul(k, fconst(k, m), corr);
+    LLoop l;
+    LLVMValueRef i = loop_begin(k, &l, ic(k, v->attr.param->size));
+    LLVMValueRef old = load(k, k->out, i);
+    store(k, k->out, i, fadd(k, fmul(k, old, fconst(k, 1 - m)), fmul(k, load(k, k->in[0], i), ms)));
+    loop_end(k, &l);
+}
+
+/* The row of id tensor element r, clamped into [0, rows). */
+static LLVMValueRef id_at(LK *k, LLVMValueRef r, int64_t rows) {
+    LLVMValueRef f = load(k, k->in[0], r);
+    return clamp(k, LLVMBuildFPToSI(k->b, f, k->c->i64, ""), ic(k, rows));
+}
+
+static void emit_embedding(LK *k, bool grad) {
+    const IrValue *v = k->v;
+    IrShape t = grad ? v->attr.shape : v->in[1]->shape;
+    int64_t rows = t.dims[0], width = t.dims[1];
+    if (grad) fill(k, ic(k, rows * width), fconst(k, 0));
+    LLoop lr, lj;
+    LLVMValueRef r = loop_begin(k, &lr, numel(k, v->in[0]->shape));
+    LLVMValueRef tb = imul(k, id_at(k, r, rows), ic(k, width));
+    LLVMValueRef eb = imul(k, r, ic(k, width));
+    LLVMValueRef j = loop_begin(k, &lj, ic(k, width));
+    if (grad) accum(k, k->out, iadd(k, tb, j), load(k, k->in[1], iadd(k, eb, j)));
+    else store(k, k->out, iadd(k, eb, j), load(k, k->in[1], iadd(k, tb, j)));
+    loop_end(k, &lj);
+    loop_end(k, &lr);
+}
+
+static void max_body(LK *k, LLVMValueRef *off, void *user) {
+    (void)user;
+    LLVMValueRef q = gep(k, k->out, off[0]);
+    LLVMValueRef cur = LLVMBuildLoad2(k->b, k->c->f32, q, "");
+    LLVMValueRef x = load(k, k->in[0], off[1]);
+    LLVMBuildStore(k->b, sel(k, LLVMBuildFCmp(k->b, LLVMRealOGT, x, cur, ""), x, cur), q);
+}
+
+static void max_grad_body(LK *k, LLVMValueRef *off, void *user) {
+    (void)user;
+    LLVMValueRef x = load(k, k->in[0], off[1]), y = load(k, k->in[1], off[2]);
+    LLVMValueRef hit = LLVMBuildFCmp(k->b, LLVMRealOEQ, x, y, "");
+    store(k, k->out, off[0], sel(k, hit, load(k, k->in[2], off[3]), fconst(k, 0)));
+}
+
+static void emit_reduce_max(LK *k, bool grad) {
+    const IrValue *v = k->v;
+    IrShape x = v->in[0]->shape;
+    Nd nd = {0};
+    nd.space = x;
+    if (!grad) {
+        IrShape kept = x;
+        uint32_t mask = v->attr.i[0] ? (uint32_t)v->attr.i[0] : (uint32_t)((1u << x.rank) - 1);
+        for (int i = 0; i < x.rank; i++)
+            if (mask & (1u << i)) kept.dims[i] = 1;
+        fill(k, numel(k, v->shape), fconst(k, -INFINITY));
+        nd.n_ops = 2;
+        nd_operand(k, &nd, 0, kept);
+        nd_operand(k, &nd, 1, x);
+        nd_run(k, &nd, max_body, NULL);
+        return;
+    }
+    nd.n_ops = 4;
+    nd_operand(k, &nd, 0, x);
+    nd_operand(k, &nd, 1, x);
+    nd_operand(k, &nd, 2, v->in[1]->shape);
+    nd_operand(k, &nd, 3, v->in[2]->shape);
+    nd_run(k, &nd, max_grad_body, NULL);
+}
+
+void cg_emit_layer(CgCtx *c, const IrValue *v) {
+    LK k;
+    lk_begin(c, &k, v, v->op == IR_OP_DROPOUT);
+    switch (v->op) {
+    case IR_OP_MATMUL: emit_bmm(&k); break;
+    case IR_OP_IM2COL: emit_im2col(&k, false); break;
+    case IR_OP_COL2IM: emit_im2col(&k, true); break;
+    case IR_OP_POOL2D: emit_pool(&k, false); break;
+    case IR_OP_POOL2D_GRAD: emit_pool(&k, true); break;
+    case IR_OP_TRANSPOSE: emit_transpose(&k); break;
+    case IR_OP_CONCAT: emit_concat(&k); break;
+    case IR_OP_SLICE: emit_slice(&k, false); break;
+    case IR_OP_SLICE_GRAD: emit_slice(&k, true); break;
+    case IR_OP_DROPOUT: emit_dropout(&k); break;
+    case IR_OP_RUNNING_UPDATE: emit_running_update(&k); break;
+    case IR_OP_EMBEDDING: emit_embedding(&k, false); break;
+    case IR_OP_EMBEDDING_GRAD: emit_embedding(&k, true); break;
+    case IR_OP_REDUCE_MAX: emit_reduce_max(&k, false); break;
+    case IR_OP_REDUCE_MAX_GRAD: emit_reduce_max(&k, true); break;
+    default: assert(0 && "not a layer op"); break;
+    }
+    lk_end(&k);
+}

@@ -1,0 +1,39 @@
+/* ir_layers.c - the textual form and properties of the layer ops
+ * (ir_ops.def, from IM2COL on); the printer in ir.c calls in here for
+ * every op it has no case for. */
+#include "ir.h"
+
+void ir_print_layer_attrs(FILE *out, const IrValue *v) {
+    const int64_t *i = v->attr.i;
+    switch (v->op) {
+    case IR_OP_IM2COL:
+    case IR_OP_COL2IM:
+        fprintf(out, " kernel=%lld stride=%lld padding=%lld dilation=%lld", (long long)i[0],
+                (long long)i[1], (long long)i[2], (long long)i[3]);
+        break;
+    case IR_OP_POOL2D:
+    case IR_OP_POOL2D_GRAD:
+        fprintf(out, " %s kernel=%lld stride=%lld padding=%lld", i[3] ? "avg" : "max",
+                (long long)i[0], (long long)i[1], (long long)i[2]);
+        break;
+    case IR_OP_TRANSPOSE:
+        fprintf(out, " perm=[");
+        for (int k = 0; k < v->attr.shape.rank; k++)
+            fprintf(out, "%s%lld", k ? "," : "", (long long)v->attr.shape.dims[k]);
+        fprintf(out, "]");
+        break;
+    case IR_OP_CONCAT: fprintf(out, " axis=%lld", (long long)i[0]); break;
+    case IR_OP_SLICE:
+    case IR_OP_SLICE_GRAD:
+        fprintf(out, " axis=%lld [%lld:%lld]", (long long)i[0], (long long)i[1], (long long)i[2]);
+        break;
+    case IR_OP_DROPOUT: fprintf(out, " p=%.9g seed=%lld", v->attr.f[0], (long long)i[0]); break;
+    case IR_OP_RUNNING_UPDATE:
+        fprintf(out, " \"%s\" momentum=%.9g%s", v->attr.param ? v->attr.param->name : "?",
+                v->attr.f[0], i[0] ? " unbiased" : "");
+        break;
+    default: break;
+    }
+}
+
+bool ir_op_has_effect(IrOpKind op) { return op == IR_OP_RUNNING_UPDATE; }

@@ -1,0 +1,121 @@
+/* autodiff_layers.c - vector-Jacobian rules of the layer ops and of
+ * batched MATMUL, for pass_autodiff (autodiff.c), which sums each result
+ * back to its input's shape and accumulates it.
+ *
+ * Every rule builds ordinary IR values after the forward ones; the
+ * adjoint of a data-movement op is its mirror (IM2COL <-> COL2IM, SLICE <->
+ * SLICE_GRAD, CONCAT -> SLICEs, TRANSPOSE -> the inverse permutation),
+ * DROPOUT is its own adjoint (the mask is recomputed from the same hash),
+ * and pooling, embedding and max get dedicated *_GRAD ops. */
+#include "passes.h"
+
+static IrValue *build(IrFunc *f, IrOpKind op, IrValue **ins, int n, const IrAttrs *at,
+                      const IrValue *v) {
+    return ir_build(f, op, ins, n, at, v->loc);
+}
+
+static bool vjp_bmm(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue **dx) {
+    IrValue *a = v->in[0], *b = v->in[1];
+    bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
+    SrcLoc l = v->loc;
+    if (!ta && !tb) {
+        if (need[0]) dx[0] = ir_build_matmul(f, g, b, false, true, l);
+        if (need[1]) dx[1] = ir_build_matmul(f, a, g, true, false, l);
+    } else if (!ta && tb) {
+        if (need[0]) dx[0] = ir_build_matmul(f, g, b, false, false, l);
+        if (need[1]) dx[1] = ir_build_matmul(f, g, a, true, false, l);
+    } else if (ta && !tb) {
+        if (need[0]) dx[0] = ir_build_matmul(f, b, g, false, true, l);
+        if (need[1]) dx[1] = ir_build_matmul(f, a, g, false, false, l);
+    } else {
+        if (need[0]) dx[0] = ir_build_matmul(f, b, g, true, true, l);
+        if (need[1]) dx[1] = ir_build_matmul(f, g, a, true, true, l);
+    }
+    return (!need[0] || dx[0]) && (!need[1] || dx[1]);
+}
+
+/* y (and g) with the reduced axes kept as size 1. */
+static IrValue *keep_axes(IrFunc *f, IrValue *y, const IrValue *v) {
+    IrShape x = v->in[0]->shape, k = x;
+    uint32_t mask = v->attr.i[0] ? (uint32_t)v->attr.i[0] : (uint32_t)((1u << x.rank) - 1);
+    for (int i = 0; i < k.rank; i++)
+        if (mask & (1u << i)) k.dims[i] = 1;
+    if (ir_shape_eq(y->shape, k)) return y;
+    return ir_build_to_shape(f, IR_OP_RESHAPE, y, k, v->loc);
+}
+
+bool ir_vjp_layer(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue **dx) {
+    IrAttrs at = v->attr;
+    IrValue *x = v->in[0];
+    switch (v->op) {
+    case IR_OP_MATMUL: return vjp_bmm(f, v, g, need, dx);
+    case IR_OP_IM2COL:
+        at.shape = x->shape;
+        dx[0] = build(f, IR_OP_COL2IM, &g, 1, &at, v);
+        return dx[0] != NULL;
+    case IR_OP_COL2IM: dx[0] = build(f, IR_OP_IM2COL, &g, 1, &at, v); return dx[0] != NULL;
+    case IR_OP_POOL2D: {
+        IrValue *ins[2] = {x, g};
+        dx[0] = build(f, IR_OP_POOL2D_GRAD, ins, 2, &at, v);
+        return dx[0] != NULL;
+    }
+    case IR_OP_TRANSPOSE: {
+        IrShape inv = at.shape;
+        for (int i = 0; i < inv.rank; i++) inv.dims[at.shape.dims[i]] = i;
+        at.shape = inv;
+        dx[0] = build(f, IR_OP_TRANSPOSE, &g, 1, &at, v);
+        return dx[0] != NULL;
+    }
+    case IR_OP_CONCAT: {
+        int64_t axis = at.i[0], off = 0;
+        for (int k = 0; k < v->n_in; k++) {
+            int64_t len = v->in[k]->shape.dims[axis];
+            if (need[k]) {
+                IrAttrs sa = {0};
+                sa.i[0] = axis;
+                sa.i[1] = off;
+                sa.i[2] = off + len;
+                if (!(dx[k] = build(f, IR_OP_SLICE, &g, 1, &sa, v))) return false;
+            }
+            off += len;
+        }
+        return true;
+    }
+    case IR_OP_SLICE:
+        at.shape = x->shape;
+        dx[0] = build(f, IR_OP_SLICE_GRAD, &g, 1, &at, v);
+        return dx[0] != NULL;
+    case IR_OP_SLICE_GRAD: dx[0] = build(f, IR_OP_SLICE, &g, 1, &at, v); return dx[0] != NULL;
+    case IR_OP_DROPOUT: dx[0] = build(f, IR_OP_DROPOUT, &g, 1, &at, v); return dx[0] != NULL;
+    case IR_OP_EMBEDDING: {
+        if (!need[1]) return true; /* ids are not differentiable */
+        IrValue *ins[2] = {x, g};
+        IrAttrs ea = {0};
+        ea.shape = v->in[1]->shape;
+        dx[1] = build(f, IR_OP_EMBEDDING_GRAD, ins, 2, &ea, v);
+        return dx[1] != NULL;
+    }
+    case IR_OP_MAXIMUM:
+    case IR_OP_MINIMUM: { /* ties go to the first operand */
+        IrValue *a = v->in[0], *b = v->in[1];
+        IrValue *mask = v->op == IR_OP_MAXIMUM ? ir_build2(f, IR_OP_GE_MASK, a, b, v->loc)
+                                               : ir_build2(f, IR_OP_GE_MASK, b, a, v->loc);
+        IrValue *ga = mask ? ir_build_binary(f, IR_OP_MUL, g, mask, v->loc) : NULL;
+        if (!ga) return false;
+        if (need[0]) dx[0] = ga;
+        if (need[1] && !(dx[1] = ir_build_binary(f, IR_OP_SUB, g, ga, v->loc))) return false;
+        return true;
+    }
+    case IR_OP_REDUCE_MAX: {
+        IrValue *yk = keep_axes(f, v, v), *gk = keep_axes(f, g, v);
+        if (!yk || !gk) return false;
+        IrValue *ins[3] = {x, yk, gk};
+        dx[0] = build(f, IR_OP_REDUCE_MAX_GRAD, ins, 3, NULL, v);
+        return dx[0] != NULL;
+    }
+    case IR_OP_GE_MASK:
+    case IR_OP_RUNNING_UPDATE: return true; /* no gradient flows */
+    default: break;
+    }
+    return false; /* gradient ops: no second derivatives */
+}

@@ -1,0 +1,251 @@
+/* shape_layers.c - shape rules of the layer ops (ir_ops.def, from IM2COL
+ * on) and of batched MATMUL (either operand of rank > 2).
+ *
+ * Same contract as ir_infer_shape (shape.c), which calls in here: set
+ * v->shape from the inputs and attributes, or report at v->loc (when `d`
+ * is not NULL) and return false. The batch dimension may only ever be
+ * dims[0]; conv/pool geometry and slice bounds never touch it. */
+#include "passes.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static bool fail(IrValue *v, Diag *d, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(IrValue *v, Diag *d, const char *fmt, ...) {
+    if (!d) return false;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    diag_error(d, v->loc, "%s", msg);
+    return false;
+}
+
+#define SHAPE(s) ir_shape_str((s), (char[96]){0}, 96)
+
+static bool batch_first_only(IrShape s) {
+    for (int i = 1; i < s.rank; i++)
+        if (s.dims[i] < 1) return false;
+    return s.rank == 0 || s.dims[0] >= 1 || s.dims[0] == IR_BATCH;
+}
+
+/* numpy matmul: leading dims broadcast, last two multiply. */
+static bool rule_bmm(IrValue *v, Diag *d) {
+    IrShape a = v->in[0]->shape, b = v->in[1]->shape;
+    bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
+    int ra = a.rank, rb = b.rank;
+    int64_t m = ta ? a.dims[ra - 1] : a.dims[ra - 2];
+    int64_t ka = ta ? a.dims[ra - 2] : a.dims[ra - 1];
+    int64_t kb = tb ? b.dims[rb - 1] : b.dims[rb - 2];
+    int64_t n = tb ? b.dims[rb - 2] : b.dims[rb - 1];
+    if (ka != kb)
+        return fail(v, d, "matmul: inner dimensions differ: %s%s x %s%s", SHAPE(a),
+                    ta ? "^T" : "", SHAPE(b), tb ? "^T" : "");
+    int nb = (ra > rb ? ra : rb) - 2;
+    IrShape r = {0};
+    r.rank = nb + 2;
+    for (int i = 0; i < nb; i++) {
+        int ia = ra - 2 - nb + i, ib = rb - 2 - nb + i;
+        int64_t da = ia >= 0 ? a.dims[ia] : 1, db = ib >= 0 ? b.dims[ib] : 1;
+        if (da == db) r.dims[i] = da;
+        else if (da == 1) r.dims[i] = db;
+        else if (db == 1) r.dims[i] = da;
+        else
+            return fail(v, d, "matmul: batch dimensions do not broadcast: %s x %s", SHAPE(a),
+                        SHAPE(b));
+    }
+    r.dims[nb] = m;
+    r.dims[nb + 1] = n;
+    if (!batch_first_only(r))
+        return fail(v, d, "matmul: the batch dimension must stay first: %s x %s", SHAPE(a),
+                    SHAPE(b));
+    v->shape = r;
+    return true;
+}
+
+/* Output size of a window sweep, or <= 0 when the window does not fit. */
+static int64_t sweep(int64_t in, int64_t k, int64_t s, int64_t p, int64_t dil) {
+    if (s < 1 || k < 1 || dil < 1 || p < 0) return 0;
+    int64_t span = dil * (k - 1) + 1;
+    if (in + 2 * p < span) return 0;
+    return (in + 2 * p - span) / s + 1;
+}
+
+static bool im2col_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
+    if (x.rank != 4 || x.dims[1] < 1)
+        return fail(v, d, "convolution: expects an [N, C, H, W] input, got %s", SHAPE(x));
+    int64_t k = v->attr.i[0], s = v->attr.i[1], p = v->attr.i[2], dil = v->attr.i[3];
+    int64_t oh = sweep(x.dims[2], k, s, p, dil), ow = sweep(x.dims[3], k, s, p, dil);
+    if (oh < 1 || ow < 1)
+        return fail(v, d, "convolution: a %lldx%lld kernel (dilation %lld, padding %lld) does "
+                    "not fit %s", (long long)k, (long long)k, (long long)dil, (long long)p,
+                    SHAPE(x));
+    *out = ir_shape(3, (int64_t[]){x.dims[0], x.dims[1] * k * k, oh * ow});
+    return true;
+}
+
+static bool pool_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
+    if (x.rank != 4)
+        return fail(v, d, "pooling: expects an [N, C, H, W] input, got %s", SHAPE(x));
+    int64_t k = v->attr.i[0], s = v->attr.i[1], p = v->attr.i[2];
+    if (p < 0 || 2 * p > k)
+        return fail(v, d, "pooling: padding %lld must be at most half the kernel %lld",
+                    (long long)p, (long long)k);
+    int64_t oh = sweep(x.dims[2], k, s, p, 1), ow = sweep(x.dims[3], k, s, p, 1);
+    if (oh < 1 || ow < 1)
+        return fail(v, d, "pooling: a %lldx%lld window does not fit %s", (long long)k,
+                    (long long)k, SHAPE(x));
+    *out = ir_shape(4, (int64_t[]){x.dims[0], x.dims[1], oh, ow});
+    return true;
+}
+
+static bool rule_transpose(IrValue *v, Diag *d) {
+    IrShape x = v->in[0]->shape, perm = v->attr.shape;
+    if (perm.rank != x.rank)
+        return fail(v, d, "transpose: %d axes given for %s", perm.rank, SHAPE(x));
+    bool seen[IR_MAX_RANK] = {0};
+    IrShape r = x;
+    for (int i = 0; i < x.rank; i++) {
+        int64_t p = perm.dims[i];
+        if (p < 0 || p >= x.rank || seen[p])
+            return fail(v, d, "transpose: not a permutation of the axes of %s", SHAPE(x));
+        seen[p] = true;
+        r.dims[i] = x.dims[p];
+    }
+    if (ir_shape_has_batch(x) && perm.dims[0] != 0)
+        return fail(v, d, "transpose: the batch dimension must stay first: %s", SHAPE(x));
+    v->shape = r;
+    return true;
+}
+
+static bool rule_concat(IrValue *v, Diag *d) {
+    if (v->n_in < 2 || v->n_in > IR_MAX_INPUTS)
+        return fail(v, d, "concat: joins 2 to %d tensors, got %d", IR_MAX_INPUTS, v->n_in);
+    IrShape r = v->in[0]->shape;
+    int64_t axis = v->attr.i[0];
+    if (axis < 0 || axis >= r.rank || r.dims[axis] == IR_BATCH)
+        return fail(v, d, "concat: axis %lld is not a static axis of %s", (long long)axis,
+                    SHAPE(r));
+    for (int k = 1; k < v->n_in; k++) {
+        IrShape s = v->in[k]->shape;
+        bool ok = s.rank == r.rank;
+        for (int i = 0; ok && i < s.rank; i++)
+            ok = i == axis || s.dims[i] == r.dims[i];
+        if (!ok)
+            return fail(v, d, "concat: %s and %s differ outside axis %lld", SHAPE(v->in[0]->shape),
+                        SHAPE(s), (long long)axis);
+        r.dims[axis] += s.dims[axis];
+    }
+    v->shape = r;
+    return true;
+}
+
+static bool slice_ok(IrValue *v, Diag *d, IrShape full) {
+    int64_t axis = v->attr.i[0], b = v->attr.i[1], e = v->attr.i[2];
+    if (axis < 0 || axis >= full.rank || full.dims[axis] == IR_BATCH)
+        return fail(v, d, "slice: axis %lld is not a static axis of %s", (long long)axis,
+                    SHAPE(full));
+    if (b < 0 || e <= b || e > full.dims[axis])
+        return fail(v, d, "slice: [%lld, %lld) is not inside axis %lld of %s", (long long)b,
+                    (long long)e, (long long)axis, SHAPE(full));
+    return true;
+}
+
+bool ir_infer_shape_layer(IrValue *v, Diag *d) {
+    IrValue **in = v->in;
+    v->dtype = IR_F32;
+    switch (v->op) {
+    case IR_OP_MATMUL: return rule_bmm(v, d);
+    case IR_OP_IM2COL: return im2col_shape(v, d, in[0]->shape, &v->shape);
+    case IR_OP_COL2IM: {
+        IrShape col;
+        if (!im2col_shape(v, d, v->attr.shape, &col)) return false;
+        if (!ir_shape_eq(col, in[0]->shape))
+            return fail(v, d, "col2im: %s is not the column matrix of %s", SHAPE(in[0]->shape),
+                        SHAPE(v->attr.shape));
+        v->shape = v->attr.shape;
+        return true;
+    }
+    case IR_OP_POOL2D:
+        if ((unsigned long long)v->attr.i[3] > 1) return fail(v, d, "pooling: unknown mode");
+        return pool_shape(v, d, in[0]->shape, &v->shape);
+    case IR_OP_POOL2D_GRAD: {
+        IrShape y;
+        if (!pool_shape(v, d, in[0]->shape, &y)) return false;
+        if (!ir_shape_eq(y, in[1]->shape))
+            return fail(v, d, "pool2d_grad: dy %s does not match the pooled %s",
+                        SHAPE(in[1]->shape), SHAPE(y));
+        v->shape = in[0]->shape;
+        return true;
+    }
+    case IR_OP_TRANSPOSE: return rule_transpose(v, d);
+    case IR_OP_CONCAT: return rule_concat(v, d);
+    case IR_OP_SLICE: {
+        IrShape x = in[0]->shape;
+        if (!slice_ok(v, d, x)) return false;
+        x.dims[v->attr.i[0]] = v->attr.i[2] - v->attr.i[1];
+        v->shape = x;
+        return true;
+    }
+    case IR_OP_SLICE_GRAD: {
+        IrShape full = v->attr.shape, part;
+        if (!slice_ok(v, d, full)) return false;
+        part = full;
+        part.dims[v->attr.i[0]] = v->attr.i[2] - v->attr.i[1];
+        if (!ir_shape_eq(part, in[0]->shape))
+            return fail(v, d, "slice_grad: %s is not the slice of %s", SHAPE(in[0]->shape),
+                        SHAPE(full));
+        v->shape = full;
+        return true;
+    }
+    case IR_OP_DROPOUT:
+        if (!(v->attr.f[0] >= 0 && v->attr.f[0] < 1))
+            return fail(v, d, "dropout: p must be in [0, 1), got %g", v->attr.f[0]);
+        v->shape = in[0]->shape;
+        return true;
+    case IR_OP_RUNNING_UPDATE:
+        if (!v->attr.param) return fail(v, d, "running_update: no buffer");
+        if (ir_shape_has_batch(in[0]->shape) ||
+            ir_shape_elems_static(in[0]->shape) != v->attr.param->size)
+            return fail(v, d, "running_update: %s does not match buffer %s",
+                        SHAPE(in[0]->shape), v->attr.param->name);
+        v->shape = v->attr.param->shape;
+        return true;
+    case IR_OP_EMBEDDING: {
+        IrShape ids = in[0]->shape, w = in[1]->shape;
+        if (w.rank != 2 || ids.rank >= IR_MAX_RANK)
+            return fail(v, d, "embedding: expects ids of rank < %d and a [num, dim] table, got "
+                        "%s and %s", IR_MAX_RANK, SHAPE(ids), SHAPE(w));
+        ids.dims[ids.rank++] = w.dims[1];
+        v->shape = ids;
+        return true;
+    }
+    case IR_OP_EMBEDDING_GRAD: {
+        IrShape ids = in[0]->shape, t = v->attr.shape;
+        if (t.rank != 2 || ids.rank >= IR_MAX_RANK)
+            return fail(v, d, "embedding_grad: bad table shape %s", SHAPE(t));
+        ids.dims[ids.rank++] = t.dims[1];
+        if (!ir_shape_eq(ids, in[1]->shape))
+            return fail(v, d, "embedding_grad: dy %s does not match ids %s",
+                        SHAPE(in[1]->shape), SHAPE(in[0]->shape));
+        v->shape = t;
+        return true;
+    }
+    case IR_OP_REDUCE_MAX_GRAD: {
+        IrShape x = in[0]->shape;
+        for (int k = 1; k < 3; k++) {
+            IrShape s = in[k]->shape;
+            bool ok = s.rank == x.rank;
+            for (int i = 0; ok && i < s.rank; i++) ok = s.dims[i] == x.dims[i] || s.dims[i] == 1;
+            if (!ok)
+                return fail(v, d, "reduce_max_grad: %s is not a keepdims reduction of %s",
+                            SHAPE(s), SHAPE(x));
+        }
+        v->shape = x;
+        return true;
+    }
+    default: break;
+    }
+    return fail(v, d, "unknown op %d", (int)v->op);
+}

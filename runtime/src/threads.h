@@ -1,0 +1,18 @@
+/* threads.h - how many threads a model process computes with.
+ *
+ * Matrix products run on OpenBLAS's pthread pool; everything else is one
+ * thread. `--threads N` (any command) and AAI_THREADS set the pool size
+ * before the first step; without either, OpenBLAS's own default stands
+ * (OPENBLAS_NUM_THREADS, else every core). */
+#ifndef AAIRT_THREADS_H
+#define AAIRT_THREADS_H
+
+#include "rt_error.h"
+
+/* Removes every `--threads N` / `--threads=N` from argv[0..argc) (in
+ * place), applies the last one with aairt_set_threads, and returns the new
+ * argc; -1 with err set when a value is not a positive integer. When the
+ * option is absent, AAI_THREADS is applied if set. */
+int aairt_threads_take_option(int argc, char **argv, AairtError *err);
+
+#endif

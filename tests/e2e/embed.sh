@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# embed.sh AAIC BUILD_DIR: the embedding API end to end.
+#  - train iris; `aaic -c --weights --header` -> examples/embed/main.c linked
+#    with the object and libaairt predicts bitwise what `./iris predict --raw`
+#    prints, for two batch sizes; the same through --shared (a .so);
+#  - the header compiles cleanly as C99 and as C++;
+#  - a regression model (diabetes: label transform inverted) matches too;
+#  - without --weights, with --train-api: load at run time, train steps,
+#    save/load round trip (tests/e2e/embed_train.c);
+#  - weights that do not fit the model are positioned errors (exit 1).
+. "$(dirname "$0")/lib.sh"
+aaic=$1
+build=$2
+src=$PWD
+CC=${CC:-cc}
+libs="$build/lib/libaairt.a ${AAI_LINK_EXTRA_FLAGS:-} -lopenblas -lyaml -lcjson -lz -lm -lpthread"
+inc="-I$src/runtime/include -I$work"
+
+"$aaic" examples/iris.aai -o "$work/iris"
+"$work/iris" train --quiet --epochs 20 --out "$work/iris.safetensors" --metrics "$work/m.jsonl"
+cut -d, -f1-4 examples/data/iris.csv > "$work/feats.csv"
+
+"$aaic" -c examples/iris.aai --prefix iris --weights "$work/iris.safetensors" \
+    -o "$work/iris.o" --header "$work/iris.h"
+grep -q 'IRIS_HAS_WEIGHTS 1' "$work/iris.h" || fail "header does not say the weights are baked"
+nm "$work/iris.o" | grep -q ' [Rr] iris_weights$' || fail "iris_weights is not read-only data"
+
+# The header alone, as C99 and as C++.
+printf '#include "iris.h"\nint main(void) { return IRIS_INPUT_WIDTH - 4; }\n' > "$work/h.c"
+$CC -std=c99 -pedantic -Wall -Wextra -Werror $inc -c "$work/h.c" -o "$work/h99.o"
+if command -v c++ > /dev/null; then
+    cp "$work/h.c" "$work/h.cpp"
+    c++ -std=c++11 -pedantic -Wall -Wextra -Werror $inc -c "$work/h.cpp" -o "$work/hxx.o"
+fi
+
+$CC -std=c11 -Wall -Wextra -Werror $inc examples/embed/main.c "$work/iris.o" $libs -o "$work/classify"
+for b in 16 150; do
+    "$work/iris" predict --raw --batch $b --weights "$work/iris.safetensors" --input "$work/feats.csv" > "$work/cli.txt"
+    "$work/classify" --batch $b < "$work/feats.csv" > "$work/embed.txt"
+    [ "$(wc -l < "$work/cli.txt")" -eq 151 ] || fail "expected 150 predictions"
+    cmp "$work/cli.txt" "$work/embed.txt" || fail "embedded predictions differ from ./iris predict (batch $b)"
+done
+echo "ok: embedded object predicts bit for bit like ./iris predict"
+
+# Shared library, same API.
+"$aaic" --shared examples/iris.aai --prefix iris --weights "$work/iris.safetensors" -o "$work/libiris.so"
+$CC -std=c11 $inc examples/embed/main.c -L"$work" -liris -Wl,-rpath,"$work" -o "$work/classify_so"
+"$work/classify_so" --batch 16 < "$work/feats.csv" > "$work/so.txt"
+"$work/iris" predict --raw --batch 16 --weights "$work/iris.safetensors" --input "$work/feats.csv" > "$work/cli.txt"
+cmp "$work/cli.txt" "$work/so.txt" || fail "the .so predicts differently"
+echo "ok: shared library"
+
+# Regression: outputs go back through the label transform.
+"$aaic" examples/diabetes.aai -o "$work/diabetes"
+"$work/diabetes" train --quiet --epochs 5 --out "$work/d.safetensors" --metrics "$work/dm.jsonl"
+cut -d, -f1-10 examples/data/diabetes.csv > "$work/dfeats.csv"
+"$aaic" -c examples/diabetes.aai --prefix iris --weights "$work/d.safetensors" -o "$work/d.o" --header "$work/iris.h"
+$CC -std=c11 $inc examples/embed/main.c "$work/d.o" $libs -o "$work/dpredict"
+"$work/dpredict" --batch 32 < "$work/dfeats.csv" | tail -n +2 > "$work/embed.txt"
+"$work/diabetes" predict --raw --batch 32 --weights "$work/d.safetensors" --input "$work/dfeats.csv" | tail -n +2 > "$work/cli.txt"
+cmp "$work/cli.txt" "$work/embed.txt" || fail "regression predictions differ"
+echo "ok: regression model"
+
+# Weights at run time, on-device training, save/load.
+"$aaic" -c examples/iris.aai --prefix m --train-api -o "$work/m.o" --header "$work/m.h"
+grep -q 'M_HAS_WEIGHTS 0' "$work/m.h" || fail "M_HAS_WEIGHTS should be 0"
+$CC -std=c11 -Wall -Wextra -Werror $inc tests/e2e/embed_train.c "$work/m.o" $libs -o "$work/embed_train"
+(cd "$work" && ./embed_train iris.safetensors "$src/examples/data/iris.csv") || fail "on-device training"
+"$work/iris" eval --weights "$work/trained.safetensors" > /dev/null || fail "./iris cannot read weights saved by m_save"
+echo "ok: train API"
+
+# Weights of another model: a positioned error at the layer, exit 1.
+set +e
+"$aaic" -c examples/breast_cancer.aai --weights "$work/iris.safetensors" -o "$work/x.o" 2> "$work/err.txt"
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "mismatched weights: exit $rc, expected 1"
+grep -q 'examples/breast_cancer.aai:[0-9]*:[0-9]*: error: .*has shape' "$work/err.txt" || { cat "$work/err.txt"; fail "no positioned shape error"; }
+echo "ok: weights checked against the parameter table"
