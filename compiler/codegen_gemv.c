@@ -8,8 +8,9 @@
  * here: plain counted loops the LLVM vectorizer turns into FMA code for the
  * host. `x @ W^T` (W [N, K], the dense layout) is one dot product per
  * output, a reduction marked reassociable so it vectorizes (the sum's order
- * differs from sgemm's within float rounding); `x @ W` (W [K, N]) adds
- * rows of W scaled by x[k] in order. */
+ * differs from sgemm's within float rounding). Only that layout is
+ * handled: `x @ W` (W [K, N], the input gradients of training) stays on
+ * sgemm, where batch 1 is rare. */
 #include "codegen_internal.h"
 
 static LLVMValueRef ic(CgCtx *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
@@ -86,8 +87,8 @@ static void dot_rows(CgCtx *c, LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef o
     gloop_end(c, b, &lb, count);
 }
 
-/* void kernel(out, a, w): out[N] = a[K] @ w (w [N,K] when tb, else [K,N]). */
-static LLVMValueRef gemv_kernel(CgCtx *c, const IrValue *v, bool tb, int64_t n, int64_t k) {
+/* void kernel(out, a, w): out[N] = a[K] @ w^T, w [N,K]. */
+static LLVMValueRef gemv_kernel(CgCtx *c, const IrValue *v, int64_t n, int64_t k) {
     char name[256];
     snprintf(name, sizeof name, "%s.%s.v%d.gemv", c->prefix, c->f->name, v->id);
     LLVMTypeRef ps[3] = {c->ptr, c->ptr, c->ptr};
@@ -101,32 +102,9 @@ static LLVMValueRef gemv_kernel(CgCtx *c, const IrValue *v, bool tb, int64_t n, 
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
     LLVMValueRef out = LLVMGetParam(fn, 0), a = LLVMGetParam(fn, 1), w = LLVMGetParam(fn, 2);
-    LLVMValueRef zero = LLVMConstReal(c->f32, 0);
-    GLoop ln, lk;
-    if (tb) {
-        int64_t blocks = n / GEMV_ROWS;
-        if (blocks > 0) dot_rows(c, b, fn, out, a, w, 0, blocks, GEMV_ROWS, k);
-        if (n % GEMV_ROWS) dot_rows(c, b, fn, out, a, w, blocks * GEMV_ROWS, n % GEMV_ROWS, 1, k);
-    } else {
-        LLVMValueRef i = gloop_begin(c, b, fn, &ln);
-        LLVMBuildStore(b, zero, ptr_at(c, b, out, i));
-        gloop_end(c, b, &ln, n);
-        LLVMValueRef j = gloop_begin(c, b, fn, &lk);
-        LLVMValueRef x = LLVMBuildLoad2(b, c->f32, ptr_at(c, b, a, j), "");
-        LLVMValueRef row = LLVMBuildNSWMul(b, j, ic(c, n), "");
-        GLoop l2;
-        LLVMValueRef i2 = gloop_begin(c, b, fn, &l2);
-        LLVMValueRef po = ptr_at(c, b, out, i2);
-        LLVMValueRef wv = LLVMBuildLoad2(b, c->f32, ptr_at(c, b, w, LLVMBuildNSWAdd(b, row, i2, "")), "");
-        LLVMValueRef cur = LLVMBuildLoad2(b, c->f32, po, "");
-        LLVMValueRef prod = LLVMBuildFMul(b, x, wv, "");
-        LLVMSetFastMathFlags(prod, LLVMFastMathAllowContract);
-        LLVMValueRef sum = LLVMBuildFAdd(b, cur, prod, "");
-        LLVMSetFastMathFlags(sum, LLVMFastMathAllowContract);
-        LLVMBuildStore(b, sum, po);
-        gloop_end(c, b, &l2, n);
-        gloop_end(c, b, &lk, k);
-    }
+    int64_t blocks = n / GEMV_ROWS;
+    if (blocks > 0) dot_rows(c, b, fn, out, a, w, 0, blocks, GEMV_ROWS, k);
+    if (n % GEMV_ROWS) dot_rows(c, b, fn, out, a, w, blocks * GEMV_ROWS, n % GEMV_ROWS, 1, k);
     LLVMBuildRetVoid(b);
     LLVMDisposeBuilder(b);
     return fn;
@@ -135,13 +113,13 @@ static LLVMValueRef gemv_kernel(CgCtx *c, const IrValue *v, bool tb, int64_t n, 
 bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrValue *v)) {
     const IrValue *a = v->in[0], *w = v->in[1];
     bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
-    if (ta || v->shape.rank != 2 || a->shape.rank != 2 || w->shape.rank != 2) return false;
+    if (ta || !tb || v->shape.rank != 2 || a->shape.rank != 2 || w->shape.rank != 2) return false;
     if (a->shape.dims[0] != IR_BATCH || w->shape.dims[0] == IR_BATCH || w->shape.dims[1] == IR_BATCH)
         return false;
     if (!c->ptrs[v->id] || !c->ptrs[a->id] || !c->ptrs[w->id]) return false;
-    int64_t k = a->shape.dims[1], n = tb ? w->shape.dims[0] : w->shape.dims[1];
+    int64_t k = a->shape.dims[1], n = w->shape.dims[0];
     if (n < 1 || k < 1) return false;
-    LLVMValueRef kern = gemv_kernel(c, v, tb, n, k);
+    LLVMValueRef kern = gemv_kernel(c, v, n, k);
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef one = LLVMAppendBasicBlockInContext(c->ctx, fn, "batch1");
     LLVMBasicBlockRef many = LLVMAppendBasicBlockInContext(c->ctx, fn, "batchN");

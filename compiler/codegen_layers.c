@@ -226,8 +226,10 @@ static void nd_run(LK *k, const Nd *nd, NdFn fn, void *user) {
 typedef struct Bmm {
     LLVMTypeRef fty;
     LLVMValueRef fn;
-    int64_t m, n, kk, lda, ldb;
+    LLVMValueRef m, n, kk; /* i32 */
+    int64_t lda, ldb, ldc;
     bool ta, tb;
+    double beta;
 } Bmm;
 
 static void bmm_call(LK *k, LLVMValueRef *off, void *user) {
@@ -236,45 +238,85 @@ static void bmm_call(LK *k, LLVMValueRef *off, void *user) {
 #define I32(x) LLVMConstInt(i32, (unsigned long long)(x), 0)
     LLVMValueRef args[14] = {
         I32(101), I32(g->ta ? 112 : 111), I32(g->tb ? 112 : 111),
-        I32(g->m), I32(g->n), I32(g->kk), fconst(k, 1.0),
+        g->m, g->n, g->kk, fconst(k, 1.0),
         gep(k, k->in[0], off[1]), I32(g->lda),
-        gep(k, k->in[1], off[2]), I32(g->ldb), fconst(k, 0.0),
-        gep(k, k->out, off[0]), I32(g->n),
+        gep(k, k->in[1], off[2]), I32(g->ldb), fconst(k, g->beta),
+        gep(k, k->out, off[0]), I32(g->ldc),
     };
 #undef I32
     LLVMBuildCall2(k->b, g->fty, g->fn, args, 14, "");
 }
 
+/* True when the leading dims of `s` (rank r, against `nb` loop dims) are
+ * all 1 or absent: one matrix shared by every product. */
+static bool shared_matrix(IrShape s, int nb) {
+    for (int i = 0; i < s.rank - 2; i++)
+        if (s.dims[i] != 1) return false;
+    (void)nb;
+    return true;
+}
+
+/* Batched MATMUL: one cblas_sgemm per leading index, or a single one when
+ * the batch folds into the rows (a's rows are contiguous across the batch
+ * and b is shared) or, for a batch-summed A^T B, into the inner dimension. */
 static void emit_bmm(LK *k) {
     const IrValue *v = k->v;
-    IrShape a = v->in[0]->shape, b = v->in[1]->shape, y = v->shape;
+    IrShape a = v->in[0]->shape, b = v->in[1]->shape;
     CgCtx *c = k->c;
+    bool summed = v->attr.i[2] != 0;
     Bmm g = {0};
     g.ta = v->attr.i[0] != 0;
     g.tb = v->attr.i[1] != 0;
-    g.m = y.dims[y.rank - 2];
-    g.n = y.dims[y.rank - 1];
-    g.kk = g.ta ? a.dims[a.rank - 2] : a.dims[a.rank - 1];
+    int64_t m = g.ta ? a.dims[a.rank - 1] : a.dims[a.rank - 2];
+    int64_t n = g.tb ? b.dims[b.rank - 2] : b.dims[b.rank - 1];
+    int64_t kk = g.ta ? a.dims[a.rank - 2] : a.dims[a.rank - 1];
     g.lda = a.dims[a.rank - 1];
     g.ldb = b.dims[b.rank - 1];
+    g.ldc = n;
     LLVMTypeRef i32 = c->i32, f32 = c->f32, p = c->ptr;
     LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
     g.fty = LLVMFunctionType(c->void_t, ps, 14, 0);
     g.fn = LLVMGetNamedFunction(c->mod, "cblas_sgemm");
     if (!g.fn) g.fn = LLVMAddFunction(c->mod, "cblas_sgemm", g.fty);
-    /* loop over the leading dims of y; strides in elements per operand */
-    int nb = y.rank - 2;
+    /* the loop space: the leading dims of the operands, broadcast */
+    IrShape big = a.rank >= b.rank ? a : b;
+    int nb = big.rank - 2;
     Nd nd = {0};
     nd.space.rank = nb;
-    for (int i = 0; i < nb; i++) nd.space.dims[i] = y.dims[i];
+    for (int i = 0; i < nb; i++) {
+        int ia = a.rank - 2 - nb + i, ib = b.rank - 2 - nb + i;
+        int64_t da = ia >= 0 ? a.dims[ia] : 1, db = ib >= 0 ? b.dims[ib] : 1;
+        nd.space.dims[i] = da == 1 ? db : da;
+    }
+    LLVMValueRef count = prod(k, nd.space, 0, nb);
+#define T32(x) LLVMBuildTrunc(k->b, (x), i32, "")
+    g.m = T32(ic(k, m));
+    g.n = T32(ic(k, n));
+    g.kk = T32(ic(k, kk));
+    LLVMValueRef zero[3] = {ic(k, 0), ic(k, 0), ic(k, 0)};
+    if (!summed && !g.ta && a.rank - 2 == nb && shared_matrix(b, nb)) {
+        g.m = T32(imul(k, count, ic(k, m))); /* rows of every a_i, stacked */
+        bmm_call(k, zero, &g);
+        return;
+    }
+    if (summed && g.ta && !g.tb) { /* sum_i a_i^T b_i = [a_0; a_1; ...]^T [b_0; b_1; ...] */
+        g.kk = T32(imul(k, count, ic(k, kk)));
+        bmm_call(k, zero, &g);
+        return;
+    }
+#undef T32
+    if (summed) {
+        fill(k, ic(k, m * n), fconst(k, 0));
+        g.beta = 1.0;
+    }
     nd.n_ops = 3;
-    const IrShape *ops[3] = {&y, &a, &b};
+    const IrShape *ops[3] = {&v->shape, &a, &b};
     for (int o = 0; o < 3; o++) {
         IrShape s = *ops[o];
         int64_t acc = s.dims[s.rank - 1] * s.dims[s.rank - 2];
         for (int i = nb; i-- > 0;) {
             int si = s.rank - 2 - nb + i;
-            bool has = si >= 0 && !(s.dims[si] == 1 && y.dims[i] != 1);
+            bool has = si >= 0 && !(s.dims[si] == 1 && nd.space.dims[i] != 1);
             nd.stride[o][i] = ic(k, has ? acc : 0);
             if (si >= 0 && s.dims[si] != IR_BATCH) acc *= s.dims[si];
         }
@@ -304,8 +346,10 @@ static Geom geom_of(const IrValue *v, IrShape x, bool pool) {
     return g;
 }
 
-/* IM2COL (col2im = false) and COL2IM: for n, c, ki, kj, oh, ow:
- * col[n, (c k + ki) k + kj, oh OW + ow] <-> x[n, c, ih, iw]. */
+/* IM2COL (col2im = false) and COL2IM: for n, oh, ow, c, ki, kj:
+ * col[n, oh OW + ow, (c k + ki) k + kj] <-> x[n, c, ih, iw]. The column
+ * matrix is walked in memory order (its rows are long, x is small and
+ * stays in cache). */
 static void emit_im2col(LK *k, bool col2im) {
     const IrValue *v = k->v;
     IrShape xs = col2im ? v->shape : v->in[0]->shape;
@@ -313,31 +357,34 @@ static void emit_im2col(LK *k, bool col2im) {
     LLVMValueRef x = col2im ? k->out : k->in[0], col = col2im ? k->in[0] : k->out;
     if (col2im) fill(k, numel(k, xs), fconst(k, 0));
     LLVMValueRef H = ic(k, g.h), W = ic(k, g.w);
-    LLoop ln, lc, li, lj, lh, lw;
+    int64_t cols = g.chans * g.kern * g.kern;
+    LLoop ln, lh, lw, lc, li, lj;
     LLVMValueRef n = loop_begin(k, &ln, dim(k, xs, 0));
+    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
+    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
+    LLVMValueRef row = iadd(k, imul(k, n, ic(k, g.oh * g.ow)), iadd(k, imul(k, oh, ic(k, g.ow)), ow));
+    LLVMValueRef rowbase = imul(k, row, ic(k, cols));
+    LLVMValueRef ih0 = isub(k, imul(k, oh, ic(k, g.stride)), ic(k, g.pad));
+    LLVMValueRef iw0 = isub(k, imul(k, ow, ic(k, g.stride)), ic(k, g.pad));
     LLVMValueRef c = loop_begin(k, &lc, ic(k, g.chans));
     LLVMValueRef plane = imul(k, iadd(k, imul(k, n, ic(k, g.chans)), c), ic(k, g.h * g.w));
     LLVMValueRef ki = loop_begin(k, &li, ic(k, g.kern));
-    LLVMValueRef kj = loop_begin(k, &lj, ic(k, g.kern));
-    LLVMValueRef row = iadd(k, imul(k, iadd(k, imul(k, n, ic(k, g.chans)), c), ic(k, g.kern * g.kern)),
-                            iadd(k, imul(k, ki, ic(k, g.kern)), kj));
-    LLVMValueRef rowbase = imul(k, row, ic(k, g.oh * g.ow));
-    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
-    LLVMValueRef ih = iadd(k, isub(k, imul(k, oh, ic(k, g.stride)), ic(k, g.pad)), imul(k, ki, ic(k, g.dil)));
+    LLVMValueRef ih = iadd(k, ih0, imul(k, ki, ic(k, g.dil)));
     LLVMValueRef ih_ok = inside(k, ih, H);
-    LLVMValueRef ihc = clamp(k, ih, H);
-    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
-    LLVMValueRef iw = iadd(k, isub(k, imul(k, ow, ic(k, g.stride)), ic(k, g.pad)), imul(k, kj, ic(k, g.dil)));
+    LLVMValueRef xrow = iadd(k, plane, imul(k, clamp(k, ih, H), W));
+    LLVMValueRef cbase = iadd(k, rowbase, imul(k, iadd(k, imul(k, c, ic(k, g.kern)), ki), ic(k, g.kern)));
+    LLVMValueRef kj = loop_begin(k, &lj, ic(k, g.kern));
+    LLVMValueRef iw = iadd(k, iw0, imul(k, kj, ic(k, g.dil)));
     LLVMValueRef ok = land(k, ih_ok, inside(k, iw, W));
-    LLVMValueRef xi = iadd(k, plane, iadd(k, imul(k, ihc, W), clamp(k, iw, W)));
-    LLVMValueRef ci = iadd(k, rowbase, iadd(k, imul(k, oh, ic(k, g.ow)), ow));
+    LLVMValueRef xi = iadd(k, xrow, clamp(k, iw, W));
+    LLVMValueRef ci = iadd(k, cbase, kj);
     if (!col2im) store(k, col, ci, sel(k, ok, load(k, x, xi), fconst(k, 0)));
     else accum(k, x, xi, sel(k, ok, load(k, col, ci), fconst(k, 0)));
-    loop_end(k, &lw);
-    loop_end(k, &lh);
     loop_end(k, &lj);
     loop_end(k, &li);
     loop_end(k, &lc);
+    loop_end(k, &lw);
+    loop_end(k, &lh);
     loop_end(k, &ln);
 }
 

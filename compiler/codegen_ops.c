@@ -672,7 +672,7 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
         if (v->store.kind == IR_STORE_VIEW) return;
         break;
     case IR_OP_MATMUL:
-        if (v->shape.rank > 2) cg_emit_layer(c, v);
+        if (v->in[0]->shape.rank > 2 || v->in[1]->shape.rank > 2) cg_emit_layer(c, v); /* batched */
         else if (!cg_emit_gemv(c, v, emit_matmul)) emit_matmul(c, v);
         return;
     case IR_OP_ADD:

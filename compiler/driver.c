@@ -21,6 +21,7 @@
 #include "deploy.h"
 #include "diag.h"
 #include "imports.h"
+#include "fmt.h"
 #include "link.h"
 #include "lower.h"
 #include "manifest.h"
@@ -50,6 +51,7 @@ typedef struct Options {
 
 static const char usage_text[] =
     "usage: aaic [options] FILE.aai\n"
+    "       aaic fmt [--check | -w] FILE.aai...   (format; see aaic fmt -h)\n"
     "\n"
     "Compiles a .aai model file into a standalone executable that trains,\n"
     "evaluates and predicts (./model train|eval|predict|info).\n"
@@ -498,6 +500,8 @@ static int compile(const Options *o, Arena *arena, Diag *diag,
 }
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "fmt") == 0)
+        return fmt_main(argc - 1, argv + 1); /* aaic fmt: fmt.c */
     Options o;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)

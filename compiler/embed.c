@@ -381,9 +381,10 @@ bool embed_write_header(const EmbedSpec *s, const char *path, char **err) {
     fprintf(f, "int %s_predict(%s_ctx *ctx, void *scratch, const float *in, float *out, int batch);\n",
             p, p);
     fprintf(f,
-            "/* Weights and fitted transforms from safetensors bytes (a file written\n"
-            " * by `./%s train` or %s_save); checked against the parameter table. */\n",
-            s->model_name, p);
+            "/* Weights and fitted transforms from safetensors bytes (written by the\n"
+            " * model executable's `train --out` or by %s_save); checked against the\n"
+            " * parameter table. */\n",
+            p);
     fprintf(f, "int %s_load(%s_ctx *ctx, const void *bytes, size_t size);\n", p, p);
     fprintf(f, "int %s_load_file(%s_ctx *ctx, const char *path);\n", p, p);
     fprintf(f,

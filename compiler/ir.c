@@ -402,6 +402,7 @@ static void print_value(FILE *out, const IrValue *v) {
     case IR_OP_MATMUL:
         if (v->attr.i[0]) fprintf(out, " trans_a");
         if (v->attr.i[1]) fprintf(out, " trans_b");
+        if (v->attr.i[2]) fprintf(out, " batch_sum");
         break;
     case IR_OP_UNARY:
     case IR_OP_UNARY_GRAD:

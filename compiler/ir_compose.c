@@ -76,27 +76,32 @@ IrValue *ir_conv2d(IrFunc *f, IrValue *x, IrValue *w, IrValue *bias, int64_t str
     }
     int64_t n = xs.dims[0], c = xs.dims[1], h = xs.dims[2], wd = xs.dims[3];
     int64_t o = ws.dims[0], k = ws.dims[2], ck = ws.dims[1] * k * k;
-    IrValue *col;
-    if (k == 1 && stride == 1 && padding == 0) {
-        col = ir_reshape(f, x, ir_shape(3, (int64_t[]){n, c, h * wd}), loc);
+    int64_t span = dilation * (k - 1) + 1;
+    int64_t oh = (h + 2 * padding - span) / stride + 1, ow = (wd + 2 * padding - span) / stride + 1;
+    IrValue *y;
+    if (k == 1 && stride == 1 && padding == 0 && groups == 1) { /* x is its own column matrix */
+        IrValue *xr = ir_reshape(f, x, ir_shape(3, (int64_t[]){n, c, h * wd}), loc);
+        y = ir_build_matmul(f, ir_reshape(f, w, ir_shape2(o, ck), loc), xr, false, false, loc);
     } else {
+        /* one row per output position: [N, OH*OW, C*k*k] */
         IrAttrs at = {0};
         at.i[0] = k;
         at.i[1] = stride;
         at.i[2] = padding;
         at.i[3] = dilation;
-        col = ir_build(f, IR_OP_IM2COL, &x, 1, &at, loc);
-    }
-    if (!col) return NULL;
-    int64_t span = dilation * (k - 1) + 1;
-    int64_t oh = (h + 2 * padding - span) / stride + 1, ow = (wd + 2 * padding - span) / stride + 1;
-    IrValue *y;
-    if (groups == 1) {
-        y = ir_build_matmul(f, ir_reshape(f, w, ir_shape2(o, ck), loc), col, false, false, loc);
-    } else {
-        IrValue *cr = ir_reshape(f, col, ir_shape(4, (int64_t[]){n, groups, ck, oh * ow}), loc);
-        IrValue *wr = ir_reshape(f, w, ir_shape(3, (int64_t[]){groups, o / groups, ck}), loc);
-        y = ir_build_matmul(f, wr, cr, false, false, loc);
+        IrValue *col = ir_build(f, IR_OP_IM2COL, &x, 1, &at, loc);
+        if (!col) return NULL;
+        int64_t p = oh * ow;
+        if (groups == 1) { /* rows x W^T: one GEMM over the whole batch */
+            y = ir_build_matmul(f, col, ir_reshape(f, w, ir_shape2(o, ck), loc), false, true, loc);
+            y = ir_permute(f, y, (int64_t[]){0, 2, 1}, loc);
+        } else {
+            IrValue *cr = ir_reshape(f, col, ir_shape(4, (int64_t[]){n, p, groups, ck}), loc);
+            cr = ir_permute(f, cr, (int64_t[]){0, 2, 1, 3}, loc); /* [N, g, P, ck] */
+            IrValue *wr = ir_reshape(f, w, ir_shape(3, (int64_t[]){groups, o / groups, ck}), loc);
+            y = ir_build_matmul(f, cr, wr, false, true, loc); /* [N, g, P, o/g] */
+            y = ir_permute(f, y, (int64_t[]){0, 1, 3, 2}, loc);
+        }
     }
     y = ir_reshape(f, y, ir_shape(4, (int64_t[]){n, o, oh, ow}), loc);
     if (!bias || !y) return y;

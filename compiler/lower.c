@@ -62,10 +62,9 @@ static IrValue *as_tensor(Lower *l, LVal v, SrcLoc loc) {
 /* Binds `spec` where spec[0] is the tensor operand. The operand comes from
  * the pipe or from the first positional argument. out_exprs[i] for i >= 1
  * are the remaining arguments' expressions (NULL when absent). */
-static bool bind_layer_args(Lower *l, const CallArgs *c,
-                            const SemaArgSpec *spec, int n_spec,
-                            LVal *operand, SrcLoc *operand_loc,
-                            const AstExpr **out) {
+bool bind_layer_args(Lower *l, const CallArgs *c, const SemaArgSpec *spec,
+                     int n_spec, LVal *operand, SrcLoc *operand_loc,
+                     const AstExpr **out) {
     if (c->has_piped) {
         *operand = c->piped;
         *operand_loc = c->piped_loc;
@@ -375,12 +374,14 @@ static const Builtin *builtin_find(const char *name) {
 static bool is_layer_call(const Lower *l, const AstExpr *e) {
     return e->kind == AST_EXPR_CALL &&
            (strcmp(sema_call_name(e), "dense") == 0 ||
+            lower_layer_has_params(sema_call_name(e)) ||
             (!builtin_find(sema_call_name(e)) &&
              lower_find_def(l, lower_callee_name(l, e))));
 }
 
 static bool is_layer_name(const AstExpr *e) {
-    return e->kind == AST_EXPR_NAME && strcmp(e->as.name, "dense") == 0;
+    return e->kind == AST_EXPR_NAME && (strcmp(e->as.name, "dense") == 0 ||
+                                        lower_layer_has_params(e->as.name));
 }
 
 /* Layer calls in an expression, counting `x |> dense(3)` once. */
@@ -418,13 +419,16 @@ int lower_builtin_names(const char **out, int max) {
     int n = 0;
     for (int i = 0; i < N_BUILTINS && n < max; i++)
         out[n++] = builtins[i].name;
-    return n;
+    return n + lower_layer_names(out + n, max - n);
 }
 
 static LVal lower_call(Lower *l, const CallArgs *c) {
     const char *full = c->call ? lower_callee_name(l, c->call) : c->name;
     const Builtin *b = full && !strchr(full, '.') ? builtin_find(c->name)
                                                  : NULL;
+    LVal layer;
+    if (!b && full && !strchr(full, '.') && lower_layer_call(l, c, &layer))
+        return layer; /* lower_layers.c */
     if (!b) {
         const AstItem *def = full ? lower_find_def(l, full) : NULL;
         if (def)
@@ -556,9 +560,10 @@ LVal lower_expr(Lower *l, const AstExpr *e) {
 
 /* Converts a declared type; the first dimension must be symbolic (batch). */
 bool lower_type(Lower *l, const AstType *t, IrShape *out) {
-    if (strcmp(t->dtype, "f32") != 0) {
+    if (strcmp(t->dtype, "f32") != 0 && strcmp(t->dtype, "i64") != 0) {
         diag_error(l->diag, t->loc,
-                   "unsupported element type '%s'; models take f32 tensors",
+                   "unsupported element type '%s'; models take f32 (or i64 "
+                   "ids, carried as floats) tensors",
                    t->dtype);
         return false;
     }

@@ -75,6 +75,23 @@ int count_layers(const Lower *l, const AstExpr *e);
 /* Builtin function names, for suggestions; returns the count. */
 int lower_builtin_names(const char **out, int max);
 
+/* Binds a builtin's arguments; spec[0] is the tensor operand, from the
+ * pipe or the first positional argument (see lower.c). */
+bool bind_layer_args(Lower *l, const CallArgs *c, const SemaArgSpec *spec,
+                     int n_spec, LVal *operand, SrcLoc *operand_loc,
+                     const AstExpr **out);
+
+/* ---- lower_layers.c ---- */
+/* Lowers a call of one of the layer and tensor builtins (conv2d, pooling,
+ * normalization, dropout, reshape/transpose/concat/slice, reductions,
+ * pow/minimum/maximum, embedding, attention, lstm, gru) into *out;
+ * returns false, reporting nothing, when `c->name` is none of them. */
+bool lower_layer_call(Lower *l, const CallArgs *c, LVal *out);
+/* True for those builtins that create parameters (named like dense's). */
+bool lower_layer_has_params(const char *name);
+/* Their names, for suggestions; returns the count. */
+int lower_layer_names(const char **out, int max);
+
 /* ---- lower_def.c ---- */
 /* Lowers a model body; returns the returned value (LV_NONE after an
  * error, reported). */

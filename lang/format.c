@@ -74,13 +74,76 @@ static void put_source(Fmt *f, SrcLoc loc) {
     put_n(f, f->text + f->line_at[loc.line] + loc.col - 1, loc.len);
 }
 
+/* Marks where a trailing comment starts; align_comments replaces it. */
+#define TRAILING_MARK "\x01"
+
 /* Appends the comments of source lines up to `line` to the output line. */
 static void trailing_comments(Fmt *f, uint32_t line) {
+    bool first = true;
     while (f->next_comment < f->n_comments &&
            f->comments[f->next_comment].loc.line <= line) {
-        put(f, "  ");
+        put(f, first ? TRAILING_MARK : "  ");
         put(f, f->comments[f->next_comment++].text);
+        first = false;
     }
+}
+
+/* Trailing comments on consecutive lines start in one column, two spaces
+ * after the longest code among those lines (like gofmt). Works on the
+ * finished text, where each trailing comment starts with TRAILING_MARK
+ * (code never contains that byte: strings reject control characters). */
+static char *align_comments(char *text) {
+    size_t n = strlen(text), lines = 1, longest = 0, cur = 0;
+    for (const char *c = text; *c; c++) {
+        cur = *c == '\n' ? 0 : cur + 1;
+        lines += *c == '\n';
+        longest = cur > longest ? cur : longest;
+    }
+    char *out = malloc(n + lines * (longest + 3) + 1);
+    if (!out)
+        abort();
+    size_t o = 0;
+    const char *p = text;
+    while (*p) {
+        /* a run of lines with marks */
+        const char *run = p;
+        size_t width = 0;
+        const char *q = p;
+        while (*q) {
+            const char *eol = strchr(q, '\n');
+            const char *end = eol ? eol : q + strlen(q);
+            const char *mark = memchr(q, 1, (size_t)(end - q));
+            if (!mark)
+                break;
+            if ((size_t)(mark - q) > width)
+                width = (size_t)(mark - q);
+            q = eol ? eol + 1 : end;
+        }
+        if (q == run) { /* a line without a comment */
+            const char *eol = strchr(p, '\n');
+            size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+            memcpy(out + o, p, len);
+            o += len;
+            p += len;
+            continue;
+        }
+        while (p < q) {
+            const char *eol = strchr(p, '\n');
+            const char *end = eol ? eol + 1 : p + strlen(p);
+            const char *mark = memchr(p, 1, (size_t)(end - p));
+            size_t code = (size_t)(mark - p);
+            memcpy(out + o, p, code);
+            o += code;
+            for (size_t i = code; i < width + 2; i++)
+                out[o++] = ' ';
+            memcpy(out + o, mark + 1, (size_t)(end - mark - 1));
+            o += (size_t)(end - mark - 1);
+            p = end;
+        }
+    }
+    out[o] = '\0';
+    free(text);
+    return out;
 }
 
 /* Prints pending comments from lines before `line` on their own lines,
@@ -488,5 +551,5 @@ char *ast_format(const AstFile *file, const char *text) {
         f.block_start = false;
     }
     free(line_at);
-    return f.buf;
+    return align_comments(f.buf);
 }

@@ -14,10 +14,41 @@ static IrValue *build(IrFunc *f, IrOpKind op, IrValue **ins, int n, const IrAttr
     return ir_build(f, op, ins, n, at, v->loc);
 }
 
+/* x y summed over equal leading dims: a rank-2 result in one GEMM. */
+static IrValue *mm_sum(IrFunc *f, IrValue *x, IrValue *y, bool tx, bool ty, SrcLoc loc) {
+    IrAttrs at = {0};
+    IrValue *ins[2] = {x, y};
+    at.i[0] = tx;
+    at.i[1] = ty;
+    at.i[2] = 1;
+    return ir_build(f, IR_OP_MATMUL, ins, 2, &at, loc);
+}
+
+static bool same_lead(IrShape x, IrShape y) {
+    if (x.rank != y.rank) return false;
+    for (int i = 0; i < x.rank - 2; i++)
+        if (x.dims[i] != y.dims[i]) return false;
+    return true;
+}
+
 static bool vjp_bmm(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue **dx) {
     IrValue *a = v->in[0], *b = v->in[1];
     bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
     SrcLoc l = v->loc;
+    if (v->attr.i[2]) return false; /* batch-summed products are gradients */
+    /* a shared weight matrix: its gradient summed over the batch directly */
+    bool sum_a = a->shape.rank == 2 && same_lead(g->shape, b->shape);
+    bool sum_b = b->shape.rank == 2 && same_lead(g->shape, a->shape);
+    if (sum_a && need[0]) {
+        dx[0] = !ta ? mm_sum(f, g, b, false, !tb, l) : mm_sum(f, b, g, tb, true, l);
+        if (!dx[0]) return false;
+        need = (const bool[2]){false, need[1]};
+    }
+    if (sum_b && need[1]) {
+        dx[1] = !tb ? mm_sum(f, a, g, !ta, false, l) : mm_sum(f, g, a, true, ta, l);
+        if (!dx[1]) return false;
+        need = (const bool[2]){need[0], false};
+    }
     if (!ta && !tb) {
         if (need[0]) dx[0] = ir_build_matmul(f, g, b, false, true, l);
         if (need[1]) dx[1] = ir_build_matmul(f, a, g, true, false, l);

@@ -57,6 +57,16 @@ static bool rule_bmm(IrValue *v, Diag *d) {
     }
     r.dims[nb] = m;
     r.dims[nb + 1] = n;
+    if (v->attr.i[2]) { /* summed over the leading dims */
+        if (ra != rb)
+            return fail(v, d, "matmul: a batch-summed product needs equal ranks: %s x %s",
+                        SHAPE(a), SHAPE(b));
+        for (int i = 0; i < nb; i++)
+            if (a.dims[i] != b.dims[i])
+                return fail(v, d, "matmul: a batch-summed product needs equal batch dimensions: "
+                            "%s x %s", SHAPE(a), SHAPE(b));
+        r = ir_shape2(m, n);
+    }
     if (!batch_first_only(r))
         return fail(v, d, "matmul: the batch dimension must stay first: %s x %s", SHAPE(a),
                     SHAPE(b));
@@ -81,7 +91,7 @@ static bool im2col_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
         return fail(v, d, "convolution: a %lldx%lld kernel (dilation %lld, padding %lld) does "
                     "not fit %s", (long long)k, (long long)k, (long long)dil, (long long)p,
                     SHAPE(x));
-    *out = ir_shape(3, (int64_t[]){x.dims[0], x.dims[1] * k * k, oh * ow});
+    *out = ir_shape(3, (int64_t[]){x.dims[0], oh * ow, x.dims[1] * k * k});
     return true;
 }
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "card.h"
 #include "config.h"
 #include "dataset.h"
 #include "init.h"
@@ -262,6 +263,13 @@ static int cmd_train(Cli *c, int argc, char **argv) {
         goto done;
     }
     if (aairt_weights_save(out, m, c->model->manifest_json, s.params, tjson, &c->err)) {
+        rc = fail_err(c, EXIT_USER);
+        goto done;
+    }
+    AairtCardRun card = {.weights_path = out, .data = data, .test_data = test_data,
+                         .metrics_path = mpath, .epochs = ts.epochs, .batch = ts.batch,
+                         .seed = ts.seed, .optimizer = &ts.optimizer};
+    if (aairt_card_write(m, &card, &c->err)) {
         rc = fail_err(c, EXIT_USER);
         goto done;
     }

@@ -57,6 +57,7 @@ run_case() { # surface input -> runs, output in $work/out
 
 has_fragment() { # FRAGMENT: one of its ' || ' alternatives is in the output
   local rest=$1 alt
+  [ -n "$rest" ] || return 0
   while :; do
     alt=${rest%% || *}
     grep -aqF -- "$alt" "$work/out" && return 0

@@ -20,3 +20,7 @@ set_tests_properties(e2e_cmake_consumer PROPERTIES RESOURCE_LOCK aai_install)
 if(TEST e2e_install)
   set_tests_properties(e2e_install PROPERTIES RESOURCE_LOCK aai_install)
 endif()
+
+aai_add_test(test_sha256 SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sha256.c
+             LIBS aairt)
+target_include_directories(test_sha256 PRIVATE ${PROJECT_SOURCE_DIR}/runtime/src)

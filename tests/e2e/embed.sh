@@ -20,6 +20,14 @@ inc="-I$src/runtime/include -I$work"
 "$work/iris" train --quiet --epochs 20 --out "$work/iris.safetensors" --metrics "$work/m.jsonl"
 cut -d, -f1-4 examples/data/iris.csv > "$work/feats.csv"
 
+# The model card beside the weights: digests match sha256sum.
+card="$work/iris.card.yaml"
+[ -f "$card" ] || fail "no model card written"
+grep -q "^  sha256: $(sha256sum "$work/iris.safetensors" | cut -d' ' -f1)\$" "$card" || fail "card: weights digest"
+grep -q "examples/data/iris.csv: $(sha256sum examples/data/iris.csv | cut -d' ' -f1)\$" "$card" || fail "card: data digest"
+grep -q '^  test_accuracy: ' "$card" || fail "card: final metrics"
+echo "ok: model card"
+
 "$aaic" -c examples/iris.aai --prefix iris --weights "$work/iris.safetensors" \
     -o "$work/iris.o" --header "$work/iris.h"
 grep -q 'IRIS_HAS_WEIGHTS 1' "$work/iris.h" || fail "header does not say the weights are baked"

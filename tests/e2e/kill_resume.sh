@@ -33,7 +33,7 @@ while [ "$killed" -lt "$kills" ]; do
   rm -f "$work/run.safetensors"
   (train run "${args[@]}") 2>"$work/err" &
   pid=$!
-  ms=$(( RANDOM % span + 1 ))
+  ms=$(( RANDOM % (span * 2 / 3 + 1) + 1 ))
   sleep "$(printf '0.%03d' "$ms")"
   kill -9 "$pid" 2>/dev/null || true
   set +e; wait "$pid"; rc=$?; set -e
