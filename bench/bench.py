@@ -28,6 +28,7 @@ import platform
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -43,10 +44,10 @@ def log(msg):
     print(f"# {msg}", file=sys.stderr, flush=True)
 
 
-def run(cmd, env=None, capture=True, check=True):
+def run(cmd, env=None, capture=True, check=True, stdin=None):
     e = dict(os.environ)
     e.update(env or {})
-    r = subprocess.run(cmd, env=e, stdout=subprocess.PIPE if capture else None,
+    r = subprocess.run(cmd, env=e, stdin=stdin, stdout=subprocess.PIPE if capture else None,
                        stderr=subprocess.PIPE if capture else None, text=True)
     if check and r.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
@@ -203,9 +204,10 @@ class Bench:
         return per
 
     def startup(self, weights):
-        row = self.w("row.csv")
-        with open(row, "w") as f:
-            f.write(",".join(["0.5"] * 784) + "\n")
+        # one 28x28 image in the dataset's own format (IDX), for --input
+        row = self.w("row.idx")
+        with open(row, "wb") as f:
+            f.write(struct.pack(">IIII", 0x803, 1, 28, 28) + bytes(range(256)) * 3 + bytes(16))
         ts = []
         for _ in range(self.a.startup_runs):
             t0 = time.perf_counter()

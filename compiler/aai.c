@@ -32,6 +32,7 @@
 #include "parse.h"
 #include "pipeline.h"
 #include "sema.h"
+#include "source.h"
 
 enum { EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
@@ -43,40 +44,6 @@ static const char usage_text[] =
     "     (train, eval, predict, info) exactly as the executable built by\n"
     "     'aaic MODEL.aai' would, with the same options and results.\n"
     "fmt: format model files (see 'aai fmt --help').\n";
-
-/* Reads a whole file into malloc'd, NUL-terminated memory. */
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *grown = realloc(buf, cap *= 2);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = grown;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
-static const char *dir_of(Arena *a, const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ".";
-    if (slash == path)
-        return "/";
-    return arena_strndup(a, path, (size_t)(slash - path));
-}
 
 typedef struct RunOptions {
     const char *input;
@@ -136,7 +103,7 @@ static int compile_model(const RunOptions *o, Arena *arena, Diag *diag,
     if (diag_error_count(diag))
         return EXIT_USER;
     SemaProgram prog;
-    bool ok = sema_check(arena, diag, file, dir_of(arena, o->input), &prog);
+    bool ok = sema_check(arena, diag, file, source_dir_of(arena, o->input), &prog);
     prog.imports = imports;
     IrModule *m = ok ? lower_program(arena, diag, &prog) : NULL;
     if (!m || diag_error_count(diag)) {
@@ -159,10 +126,10 @@ static int run_main(int argc, char **argv) {
     int rc = parse_run_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    char *text = read_all(o.input);
+    char err[512];
+    char *text = source_read(o.input, err, sizeof err);
     if (!text) {
-        fprintf(stderr, "aai: error: cannot open '%s': %s\n", o.input,
-                strerror(errno));
+        fprintf(stderr, "aai: error: %s\n", err);
         return EXIT_USER;
     }
     Arena arena = {0};
@@ -179,11 +146,12 @@ static int run_main(int argc, char **argv) {
         cg.opt_level = o.opt_level == 0 ? -1 : o.opt_level;
         JitSymbol syms[] = {
             {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
-        char *err = NULL;
-        jit = jit_new(m, &cg, syms, 1, &err);
+        char *jit_err = NULL;
+        jit = jit_new(m, &cg, syms, 1, &jit_err);
         if (!jit) {
-            fprintf(stderr, "aai: error: %s\n", err ? err : "JIT failed");
-            free(err);
+            fprintf(stderr, "aai: error: %s\n",
+                    jit_err ? jit_err : "JIT failed");
+            free(jit_err);
             rc = EXIT_INTERNAL;
         }
     }

@@ -28,6 +28,7 @@
 #include "parse.h"
 #include "pipeline.h"
 #include "sema.h"
+#include "source.h"
 
 enum { EXIT_OK = 0, EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
@@ -238,52 +239,6 @@ static int parse_args(int argc, char **argv, Options *o) {
     return -1;
 }
 
-/* Reads a whole file into a NUL-terminated malloc'd buffer. */
-static char *read_source(const char *path, char *err, size_t cap) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        snprintf(err, cap, "cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t len = 0, size = 4096;
-    char *buf = malloc(size);
-    for (;;) {
-        if (len + 1 == size) {
-            if (size >= (64u << 20)) {
-                snprintf(err, cap, "'%s' is larger than 64 MiB", path);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            size *= 2;
-            buf = realloc(buf, size);
-        }
-        size_t n = fread(buf + len, 1, size - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (buf && ferror(f)) {
-        snprintf(err, cap, "cannot read '%s': %s", path, strerror(errno));
-        free(buf);
-        buf = NULL;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
-static const char *dir_of(Arena *a, const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ".";
-    if (slash == path)
-        return "/";
-    return arena_strndup(a, path, (size_t)(slash - path));
-}
-
 typedef struct Timer {
     bool on;
     struct timespec start;
@@ -464,7 +419,7 @@ static int compile(const Options *o, Arena *arena, Diag *diag,
     if (diag_error_count(diag))
         return EXIT_USER;
     SemaProgram prog;
-    bool ok = sema_check(arena, diag, file, dir_of(arena, o->input), &prog);
+    bool ok = sema_check(arena, diag, file, source_dir_of(arena, o->input), &prog);
     prog.imports = imports;
     timer_lap(&timer, "sema");
     IrModule *m = ok ? lower_program(arena, diag, &prog) : NULL;
@@ -507,7 +462,7 @@ int main(int argc, char **argv) {
     if (rc >= 0)
         return rc;
     char err[512];
-    char *text = read_source(o.input, err, sizeof err);
+    char *text = source_read(o.input, err, sizeof err);
     if (!text) {
         fprintf(stderr, "aaic: error: %s\n", err);
         return EXIT_USER;

@@ -10,6 +10,8 @@
  * A file with syntax errors is reported and left alone (exit 1). */
 #include "fmt.h"
 
+#include "source.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -32,24 +34,6 @@ static const char fmt_usage[] =
     "formats stdin to stdout.\n"
     "  --check   list the files that are not formatted; exit 1 if any\n"
     "  -w        rewrite the files in place\n";
-
-static char *read_stream(FILE *in) {
-    size_t len = 0, cap = 1 << 14;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, in)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *grown = realloc(buf, cap *= 2);
-            if (!grown)
-                free(buf);
-            buf = grown;
-        }
-    }
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
 
 /* Writes `text` to `path` atomically. */
 static bool write_atomic(const char *path, const char *text) {
@@ -85,17 +69,12 @@ typedef enum FmtMode { FMT_PRINT, FMT_CHECK, FMT_WRITE } FmtMode;
 
 /* Formats one file; returns 0, or 1 on errors / a --check difference. */
 static int fmt_one(const char *path, FmtMode mode) {
-    FILE *in = path ? fopen(path, "rb") : stdin;
-    if (!in) {
-        fprintf(stderr, "fmt: error: cannot open '%s': %s\n", path,
-                strerror(errno));
+    char err[512];
+    char *text = source_read(path ? path : "-", err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "fmt: error: %s\n", err);
         return 1;
     }
-    char *text = read_stream(in);
-    if (in != stdin)
-        fclose(in);
-    if (!text)
-        return 1;
     Arena arena = {0};
     Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
     AstFile *file = parse_source(&arena, diag, path ? path : "<stdin>", text);

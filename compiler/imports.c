@@ -7,6 +7,8 @@
  * registered with the same Diag, so their errors are positioned too. */
 #include "imports.h"
 
+#include "source.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 #include "aai_config.h"
 #include "parse.h"
 
-enum { IMPORT_MAX_DEPTH = 64, IMPORT_MAX_BYTES = 16 << 20 };
+enum { IMPORT_MAX_DEPTH = 64 };
 
 /* One loaded file. */
 typedef struct ImportFile {
@@ -58,40 +60,11 @@ static bool is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static const char *dir_of(Arena *a, const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ".";
-    if (slash == path)
-        return "/";
-    return arena_strndup(a, path, (size_t)(slash - path));
-}
-
 static const char *stem_of(Arena *a, const char *path) {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     const char *dot = strrchr(base, '.');
     return arena_strndup(a, base, dot ? (size_t)(dot - base) : strlen(base));
-}
-
-/* Reads `path` into arena memory; NULL (errno set) on failure. */
-static char *read_text(Arena *a, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && n <= IMPORT_MAX_BYTES && fseek(f, 0, SEEK_SET) == 0) {
-            buf = arena_alloc(a, (size_t)n + 1);
-            size_t got = fread(buf, 1, (size_t)n, f);
-            buf[got] = '\0';
-        } else {
-            errno = EFBIG;
-        }
-    }
-    fclose(f);
-    return buf;
 }
 
 /* The search path: -I directories, the installed stdlib next to the
@@ -175,16 +148,19 @@ static ImportFile *load_file(ImportSet *s, const char *path,
                    IMPORT_MAX_DEPTH);
         return NULL;
     }
-    char *text = read_text(s->arena, path);
-    if (!text) {
-        diag_error(s->diag, loc, "cannot read '%s': %s", path,
-                   strerror(errno));
+    char err[512];
+    char *heap_text = source_read(path, err, sizeof err);
+    if (!heap_text) {
+        diag_error(s->diag, loc, "%s", err);
         return NULL;
     }
+    /* Diagnostics quote the text until the compilation ends. */
+    char *text = arena_strdup(s->arena, heap_text);
+    free(heap_text);
     f = ARENA_NEW(s->arena, ImportFile);
     f->ast = parse_source(s->arena, s->diag, arena_strdup(s->arena, path), text);
     f->real = arena_strdup(s->arena, real);
-    f->dir = dir_of(s->arena, path);
+    f->dir = source_dir_of(s->arena, path);
     f->module = module;
     f->stem = stem_of(s->arena, path);
     ptrvec_push(s->arena, &s->files, f);
@@ -289,7 +265,7 @@ ImportSet *imports_load(Arena *a, Diag *d, const AstFile *root,
     f->ast = root;
     char real[PATH_MAX];
     f->real = arena_strdup(a, realpath(root_path, real) ? real : root_path);
-    f->dir = dir_of(a, root_path);
+    f->dir = source_dir_of(a, root_path);
     f->stem = stem_of(a, root_path);
     ptrvec_push(a, &s->files, f);
     s->stack[s->depth++] = f;
