@@ -96,11 +96,47 @@ static bool check_rank(Lower *l, const CallArgs *c, IrValue *x, int rank, const 
     return false;
 }
 
-/* A parameter `<layer>.<suffix>` as a value of the entry being lowered. */
-static IrValue *param(Lower *l, const CallArgs *c, const char *layer, const char *suffix,
-                      IrShape s, IrInit init, int64_t fan_in, int64_t fan_out, bool buffer) {
-    IrParam *p = get_param(l, arena_printf(l->arena, "%s.%s", layer, suffix), s, init, fan_in,
+/* Where a layer's parameters come from: its own (named after the
+ * statement, or name = "..."), or, with share = "NAME", those of the layer
+ * NAME created earlier (same shapes; gradients of all uses add up). */
+typedef struct Layer {
+    const char *name;
+    bool share;
+} Layer;
+
+static Layer layer_of(Lower *l, const AstExpr *name_arg, const AstExpr *share_arg, bool *ok) {
+    Layer y = {NULL, false};
+    const char *share = NULL;
+    if (share_arg && !sema_eval_string(l->diag, lower_subst(l, share_arg), &share)) *ok = false;
+    if (name_arg && share) {
+        diag_error(l->diag, share_arg->loc, "give either name = or share =");
+        *ok = false;
+    }
+    if (share) {
+        l->layer_index++;
+        y.name = arena_printf(l->arena, "%s%s", l->prefix, share);
+        y.share = true;
+    } else {
+        y.name = next_layer_name(l, name_arg ? lower_subst(l, name_arg) : NULL, ok);
+    }
+    return y;
+}
+
+/* The parameter `<layer>.<suffix>`. */
+static IrParam *param_of(Lower *l, const CallArgs *c, Layer y, const char *suffix, IrShape s,
+                         IrInit init, int64_t fan_in, int64_t fan_out) {
+    bool saved = l->sharing;
+    l->sharing = saved || y.share;
+    IrParam *p = get_param(l, arena_printf(l->arena, "%s.%s", y.name, suffix), s, init, fan_in,
                            fan_out, c->loc);
+    l->sharing = saved;
+    return p;
+}
+
+/* The same, as a value of the entry being lowered. */
+static IrValue *param(Lower *l, const CallArgs *c, Layer y, const char *suffix, IrShape s,
+                      IrInit init, int64_t fan_in, int64_t fan_out, bool buffer) {
+    IrParam *p = param_of(l, c, y, suffix, s, init, fan_in, fan_out);
     if (!p) return NULL;
     if (buffer) p->buffer = true;
     return ir_build_param(l->func, p, c->loc);
@@ -116,9 +152,9 @@ static LVal lower_conv2d(Lower *l, const CallArgs *c) {
     static const SemaArgSpec spec[] = {{"x", true},         {"out_channels", true}, {"kernel", true},
                                        {"stride", false},   {"padding", false},     {"dilation", false},
                                        {"groups", false},   {"bias", false},        {"init", false},
-                                       {"name", false}};
-    const AstExpr *a[10];
-    IrValue *x = bind(l, c, spec, 10, a);
+                                       {"name", false},     {"share", false}};
+    const AstExpr *a[11];
+    IrValue *x = bind(l, c, spec, 11, a);
     long long out, k, stride = 1, pad = 0, dil = 1, groups = 1;
     bool bias = true, ok = x != NULL, same = false;
     ok &= eval_int(l, a[1], 1, 1 << 24, &out);
@@ -142,7 +178,7 @@ static LVal lower_conv2d(Lower *l, const CallArgs *c) {
         }
     }
     IrInit init = a[8] ? parse_init(l, a[8], &ok) : IR_INIT_TORCH_DEFAULT;
-    const char *name = next_layer_name(l, a[9], &ok);
+    Layer name = layer_of(l, a[9], a[10], &ok);
     if (!ok || !check_rank(l, c, x, 4, "an [N, C, H, W] input")) return none;
     if (same) {
         if (stride != 1 || (dil * (k - 1)) % 2 != 0) {
@@ -204,14 +240,14 @@ static LVal lower_global_avg_pool(Lower *l, const CallArgs *c) {
 
 static LVal lower_batch_norm(Lower *l, const CallArgs *c) {
     static const SemaArgSpec spec[] = {{"x", true}, {"momentum", false}, {"eps", false},
-                                       {"name", false}};
-    const AstExpr *a[4];
-    IrValue *x = bind(l, c, spec, 4, a);
+                                       {"name", false}, {"share", false}};
+    const AstExpr *a[5];
+    IrValue *x = bind(l, c, spec, 5, a);
     double momentum = 0.1, eps = 1e-5;
     bool ok = x != NULL;
     if (a[1]) ok &= eval_num(l, a[1], &momentum);
     if (a[2]) ok &= eval_num(l, a[2], &eps);
-    const char *name = next_layer_name(l, a[3], &ok);
+    Layer name = layer_of(l, a[3], a[4], &ok);
     if (!ok) return none;
     if (x->shape.rank < 2 || x->shape.dims[1] == IR_BATCH) {
         diag_error(l->diag, c->loc, "batch_norm expects [N, C] or [N, C, ...]");
@@ -219,12 +255,10 @@ static LVal lower_batch_norm(Lower *l, const CallArgs *c) {
     }
     int64_t ch = x->shape.dims[1];
     IrValue *w = param(l, c, name, "weight", vec(ch), IR_INIT_ONES, ch, ch, false);
-    IrValue *b = param(l, c, name, "bias", vec(ch), IR_INIT_ZEROS, ch, ch, false);
-    IrParam *rm = get_param(l, arena_printf(l->arena, "%s.running_mean", name), vec(ch),
-                            IR_INIT_ZEROS, ch, ch, c->loc);
-    IrParam *rv = get_param(l, arena_printf(l->arena, "%s.running_var", name), vec(ch),
-                            IR_INIT_ONES, ch, ch, c->loc);
-    if (!w || !b || !rm || !rv) return none;
+    IrValue *b = w ? param(l, c, name, "bias", vec(ch), IR_INIT_ZEROS, ch, ch, false) : NULL;
+    IrParam *rm = b ? param_of(l, c, name, "running_mean", vec(ch), IR_INIT_ZEROS, ch, ch) : NULL;
+    IrParam *rv = rm ? param_of(l, c, name, "running_var", vec(ch), IR_INIT_ONES, ch, ch) : NULL;
+    if (!rv) return none;
     rm->buffer = rv->buffer = true;
     if (!training(l))
         return tensor(ir_batch_norm_eval(l->func, x, w, b, ir_build_param(l->func, rm, c->loc),
@@ -246,14 +280,14 @@ static LVal lower_batch_norm(Lower *l, const CallArgs *c) {
 
 static LVal lower_layer_norm(Lower *l, const CallArgs *c) {
     static const SemaArgSpec spec[] = {{"x", true}, {"eps", false}, {"affine", false},
-                                       {"name", false}};
-    const AstExpr *a[4];
-    IrValue *x = bind(l, c, spec, 4, a);
+                                       {"name", false}, {"share", false}};
+    const AstExpr *a[5];
+    IrValue *x = bind(l, c, spec, 5, a);
     double eps = 1e-5;
     bool affine = true, ok = x != NULL;
     if (a[1]) ok &= eval_num(l, a[1], &eps);
     if (a[2]) ok &= eval_bool(l, a[2], &affine);
-    const char *name = next_layer_name(l, a[3], &ok);
+    Layer name = layer_of(l, a[3], a[4], &ok);
     if (!ok || x->shape.rank < 1) return none;
     int64_t d = x->shape.dims[x->shape.rank - 1];
     IrValue *w = NULL, *b = NULL;
@@ -464,14 +498,15 @@ static LVal lower_reduce(Lower *l, const CallArgs *c, IrOpKind op, bool negate) 
 /* ---- sequences ----------------------------------------------------------------------- */
 
 static LVal lower_embedding(Lower *l, const CallArgs *c) {
-    static const SemaArgSpec spec[] = {{"ids", true}, {"num", true}, {"dim", true}, {"name", false}};
-    const AstExpr *a[4];
-    IrValue *ids = bind(l, c, spec, 4, a);
+    static const SemaArgSpec spec[] = {{"ids", true}, {"num", true}, {"dim", true},
+                                       {"name", false}, {"share", false}};
+    const AstExpr *a[5];
+    IrValue *ids = bind(l, c, spec, 5, a);
     long long num, dim;
     bool ok = ids != NULL;
     ok &= eval_int(l, a[1], 1, 1 << 26, &num);
     ok &= eval_int(l, a[2], 1, 1 << 20, &dim);
-    const char *name = next_layer_name(l, a[3], &ok);
+    Layer name = layer_of(l, a[3], a[4], &ok);
     if (!ok) return none;
     /* N(0, 1) like nn.Embedding: he_normal's sqrt(2 / fan_in) with fan_in 2 */
     IrValue *w = param(l, c, name, "weight", ir_shape2(num, dim), IR_INIT_HE_NORMAL, 2, dim, false);
@@ -491,15 +526,15 @@ static LVal lower_attention(Lower *l, const CallArgs *c) {
 
 static LVal lower_rnn(Lower *l, const CallArgs *c, bool gru) {
     static const SemaArgSpec spec[] = {{"x", true}, {"hidden", true}, {"sequence", false},
-                                       {"bias", false}, {"name", false}};
-    const AstExpr *a[5];
-    IrValue *x = bind(l, c, spec, 5, a);
+                                       {"bias", false}, {"name", false}, {"share", false}};
+    const AstExpr *a[6];
+    IrValue *x = bind(l, c, spec, 6, a);
     long long hidden;
     bool seq = true, bias = true, ok = x != NULL;
     ok &= eval_int(l, a[1], 1, 1 << 20, &hidden);
     if (a[2]) ok &= eval_bool(l, a[2], &seq);
     if (a[3]) ok &= eval_bool(l, a[3], &bias);
-    const char *name = next_layer_name(l, a[4], &ok);
+    Layer name = layer_of(l, a[4], a[5], &ok);
     if (!ok || !check_rank(l, c, x, 3, "a batch-first [N, T, features] input")) return none;
     int64_t g = (gru ? 3 : 4) * hidden, in = x->shape.dims[2];
     /* U(+-1/sqrt(hidden)) for every tensor, as nn.LSTM / nn.GRU */

@@ -33,6 +33,7 @@ static cJSON *params_json(const IrModule *m) {
         cJSON_AddStringToObject(j, "init", ir_init_name(p->init));
         cJSON_AddNumberToObject(j, "fan_in", (double)p->fan_in);
         cJSON_AddNumberToObject(j, "fan_out", (double)p->fan_out);
+        if (p->buffer) cJSON_AddBoolToObject(j, "buffer", 1);
         cJSON_AddItemToArray(list, j);
     }
     return list;
@@ -54,7 +55,8 @@ int64_t manifest_flops_per_sample(const IrFunc *f) {
         case IR_OP_MATMUL: {
             /* [B,K] x [K,N] per sample: 2*K*N. */
             const IrValue *a = v->in[0];
-            int64_t k = v->attr.i[0] ? a->shape.dims[0] : a->shape.dims[1];
+            int r = a->shape.rank; /* batched: the last two dims multiply */
+            int64_t k = v->attr.i[0] ? a->shape.dims[r - 2] : a->shape.dims[r - 1];
             flops += 2 * k * ir_shape_row_elems(v->shape);
             break;
         }

@@ -39,28 +39,30 @@ static bool vjp_bmm(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue
     /* a shared weight matrix: its gradient summed over the batch directly */
     bool sum_a = a->shape.rank == 2 && same_lead(g->shape, b->shape);
     bool sum_b = b->shape.rank == 2 && same_lead(g->shape, a->shape);
+    /* What is still needed after the batch-summed shortcuts above. */
+    bool want[2] = {need[0], need[1]};
     if (sum_a && need[0]) {
         dx[0] = !ta ? mm_sum(f, g, b, false, !tb, l) : mm_sum(f, b, g, tb, true, l);
         if (!dx[0]) return false;
-        need = (const bool[2]){false, need[1]};
+        want[0] = false;
     }
     if (sum_b && need[1]) {
         dx[1] = !tb ? mm_sum(f, a, g, !ta, false, l) : mm_sum(f, g, a, true, ta, l);
         if (!dx[1]) return false;
-        need = (const bool[2]){need[0], false};
+        want[1] = false;
     }
     if (!ta && !tb) {
-        if (need[0]) dx[0] = ir_build_matmul(f, g, b, false, true, l);
-        if (need[1]) dx[1] = ir_build_matmul(f, a, g, true, false, l);
+        if (want[0]) dx[0] = ir_build_matmul(f, g, b, false, true, l);
+        if (want[1]) dx[1] = ir_build_matmul(f, a, g, true, false, l);
     } else if (!ta && tb) {
-        if (need[0]) dx[0] = ir_build_matmul(f, g, b, false, false, l);
-        if (need[1]) dx[1] = ir_build_matmul(f, g, a, true, false, l);
+        if (want[0]) dx[0] = ir_build_matmul(f, g, b, false, false, l);
+        if (want[1]) dx[1] = ir_build_matmul(f, g, a, true, false, l);
     } else if (ta && !tb) {
-        if (need[0]) dx[0] = ir_build_matmul(f, b, g, false, true, l);
-        if (need[1]) dx[1] = ir_build_matmul(f, a, g, false, false, l);
+        if (want[0]) dx[0] = ir_build_matmul(f, b, g, false, true, l);
+        if (want[1]) dx[1] = ir_build_matmul(f, a, g, false, false, l);
     } else {
-        if (need[0]) dx[0] = ir_build_matmul(f, b, g, true, true, l);
-        if (need[1]) dx[1] = ir_build_matmul(f, g, a, true, true, l);
+        if (want[0]) dx[0] = ir_build_matmul(f, b, g, true, true, l);
+        if (want[1]) dx[1] = ir_build_matmul(f, g, a, true, true, l);
     }
     return (!need[0] || dx[0]) && (!need[1] || dx[1]);
 }

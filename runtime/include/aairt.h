@@ -43,10 +43,16 @@ typedef struct AairtOptimizer {
     int64_t n;           /* floats in params/grads/state */
     float *m;            /* momentum buffer / Adam first moment (n) */
     float *v;            /* Adam second moment (n); NULL for SGD */
+    int64_t checked;     /* floats the last step screened for NaN/Inf: the
+                            n it was given (the trainer's divergence guard) */
+    int nonfinite;       /* the last step saw a NaN/Inf gradient or produced
+                            a NaN/Inf parameter among those floats */
 } AairtOptimizer;
 
 /* Applies one update to all n parameters. Called by generated train_step
- * after the backward pass; vectorized, never allocates. */
+ * after the backward pass; vectorized, never allocates. Screens the n
+ * gradients and updated parameters for NaN/Inf on the way (sets
+ * opt->checked and opt->nonfinite), so no second pass over them is needed. */
 void aairt_optimizer_step(AairtOptimizer *opt, float *params,
                           const float *grads, int64_t n);
 

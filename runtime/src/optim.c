@@ -8,6 +8,7 @@
  * when it passes them to a float kernel. */
 #include "optim.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,23 +23,34 @@
 #define AAIRT_VECTOR_CLONES
 #endif
 
+/* 1 when x is NaN or infinite: an unordered-or-greater compare, which the
+ * loops below OR-reduce (vectorized) alongside the update. */
+#define NONFINITE(x) (!(fabsf(x) <= FLT_MAX))
+
 /* SGD: d = g + wd*p; buf = mu*buf + (1-dampening)*d (buf = d on the first
  * step); d = nesterov ? d + mu*buf : buf; p -= lr*d. */
 AAIRT_VECTOR_CLONES
-static void sgd_step(AairtOptimizer *opt, float *restrict p,
-                     const float *restrict g, int64_t n) {
+static int sgd_step(AairtOptimizer *opt, float *restrict p,
+                    const float *restrict g, int64_t n) {
     const float lr = opt->lr, wd = opt->weight_decay, mu = opt->momentum;
     const float neg_lr = -lr;
+    int bad = 0;
     if (mu == 0.0f) {
         if (wd == 0.0f) {
-            for (int64_t i = 0; i < n; i++) p[i] = p[i] + neg_lr * g[i];
+            for (int64_t i = 0; i < n; i++) {
+                float pi = p[i] + neg_lr * g[i];
+                p[i] = pi;
+                bad |= NONFINITE(g[i]) | NONFINITE(pi);
+            }
         } else {
             for (int64_t i = 0; i < n; i++) {
                 float d = g[i] + wd * p[i];
-                p[i] = p[i] + neg_lr * d;
+                float pi = p[i] + neg_lr * d;
+                p[i] = pi;
+                bad |= NONFINITE(g[i]) | NONFINITE(pi);
             }
         }
-        return;
+        return bad;
     }
     float *restrict buf = opt->m;
     const float keep = 1.0f - opt->dampening;
@@ -49,8 +61,11 @@ static void sgd_step(AairtOptimizer *opt, float *restrict p,
         float b = first ? d : buf[i] * mu + keep * d;
         buf[i] = b;
         float u = nesterov ? d + mu * b : b;
-        p[i] = p[i] + neg_lr * u;
+        float pi = p[i] + neg_lr * u;
+        p[i] = pi;
+        bad |= NONFINITE(g[i]) | NONFINITE(pi);
     }
+    return bad;
 }
 
 /* Adam / AdamW: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
@@ -60,8 +75,8 @@ static void sgd_step(AairtOptimizer *opt, float *restrict p,
  * an errno branch; the pragma/attribute forms do not help): v >= 0 here, so
  * the flag changes nothing but speed. */
 AAIRT_VECTOR_CLONES
-static void adam_step(AairtOptimizer *opt, float *restrict p,
-                      const float *restrict g, int64_t n) {
+static int adam_step(AairtOptimizer *opt, float *restrict p,
+                     const float *restrict g, int64_t n) {
     const int64_t t = opt->step + 1;
     const double b1 = (double)opt->beta1, b2 = (double)opt->beta2;
     const double bc1 = 1.0 - pow(b1, (double)t);
@@ -79,6 +94,7 @@ static void adam_step(AairtOptimizer *opt, float *restrict p,
         for (int64_t i = 0; i < n; i++) p[i] = p[i] * decay;
     }
     const float l2 = opt->kind == AAIRT_OPT_ADAM ? wd : 0.0f;
+    int bad = 0;
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i] + l2 * p[i];
         float mi = m[i] * beta1 + one_m_b1 * gi;
@@ -86,17 +102,23 @@ static void adam_step(AairtOptimizer *opt, float *restrict p,
         m[i] = mi;
         v[i] = vi;
         float denom = sqrtf(vi) / bc2_sqrt + eps;
-        p[i] = p[i] + neg_step_size * (mi / denom);
+        float pi = p[i] + neg_step_size * (mi / denom);
+        p[i] = pi;
+        bad |= NONFINITE(g[i]) | NONFINITE(pi);
     }
+    return bad;
 }
 
 void aairt_optimizer_step(AairtOptimizer *opt, float *params,
                           const float *grads, int64_t n) {
+    int bad = 0;
     switch (opt->kind) {
-    case AAIRT_OPT_SGD: sgd_step(opt, params, grads, n); break;
+    case AAIRT_OPT_SGD: bad = sgd_step(opt, params, grads, n); break;
     case AAIRT_OPT_ADAM:
-    case AAIRT_OPT_ADAMW: adam_step(opt, params, grads, n); break;
+    case AAIRT_OPT_ADAMW: bad = adam_step(opt, params, grads, n); break;
     }
+    opt->checked = n;
+    opt->nonfinite = bad;
     opt->step++;
 }
 

@@ -2,14 +2,19 @@
  *
  * One epoch: set the scheduled learning rate, shuffle the row order (the
  * "shuffle" stream of the seed, continued across epochs), gather each
- * minibatch into the session's x/y buffers, zero the gradient block and
- * call the generated train_step, which runs forward, backward and
- * aairt_optimizer_step. The last partial batch runs with its real size.
+ * minibatch into the session's x/y buffers and call the generated
+ * train_step, which runs forward, backward and aairt_optimizer_step. The
+ * gradient block is not zeroed: autodiff gives every parameter a gradient
+ * value (zeros for an unused one) and memplan stores each straight into its
+ * range, so every step overwrites the whole block (alignment gaps stay at
+ * their initial zeros). The last partial batch runs with its real size.
  * Then eval_step scores the test split and the epoch is reported.
  *
  * Reliability: after every step the loss, gradients and parameters are
  * checked for NaN/Inf (the first bad tensor is named by its manifest
- * range), and every checkpoint_every steps the whole state goes to an
+ * range); the optimizer screens the floats it updates on its way through
+ * them, so only the rest (buffers) is scanned here, and the per-tensor
+ * scan runs only once something is known to be bad, and every checkpoint_every steps the whole state goes to an
  * atomic checkpoint (checkpoint.h) that --resume continues bitwise. */
 #include "trainer.h"
 
@@ -150,10 +155,17 @@ static const char *param_at(const AairtManifest *m, int64_t at) {
 }
 
 /* After a step: the loss, the gradient block and the updated parameters
- * must all be finite. Names the first offender. */
-static int check_finite(const AairtSession *s, int64_t epoch, int64_t step,
-                        const char *checkpoint, AairtError *err) {
+ * must all be finite. `screened` floats at the front of both blocks were
+ * already checked by the optimizer (`flagged`: it found a NaN/Inf there).
+ * Names the first offender. */
+static int check_finite(const AairtSession *s, int64_t screened, int flagged, int64_t epoch,
+                        int64_t step, const char *checkpoint, AairtError *err) {
     const AairtManifest *m = s->manifest;
+    int64_t n = m->n_param_floats;
+    if (screened < 0 || screened > n) screened = 0;
+    if (!flagged && isfinite(s->loss) && first_nonfinite(s->grads + screened, n - screened) < 0 &&
+        first_nonfinite(s->params + screened, n - screened) < 0)
+        return 0;
     int64_t g = first_nonfinite(s->grads, m->n_param_floats);
     int64_t p = g < 0 ? first_nonfinite(s->params, m->n_param_floats) : -1;
     if (g < 0 && p < 0 && isfinite(s->loss)) return 0;
@@ -215,13 +227,16 @@ static int train_epoch(AairtSession *s, const AairtSplit *train, EpochRun *r,
             memcpy(s->x + row * xw, train->x + src * xw, (size_t)xw * sizeof(float));
             memcpy(s->y + row * yw, train->y + src * yw, (size_t)yw * sizeof(float));
         }
-        memset(s->grads, 0, (size_t)m->n_param_floats * sizeof(float));
         AairtStepArgs args = {.params = s->params, .grads = s->grads, .arena = s->arena,
                               .x = s->x, .y = s->y, .out = s->out, .loss = &s->loss,
                               .opt = r->optim, .batch = b};
         s->loss = 0;
+        int64_t updates = r->optim->step;
         s->model->train_step(&args);
-        int rc = check_finite(s, r->st.epoch, step, r->last_checkpoint, err);
+        /* trust the optimizer's screen only when this step ran it */
+        int ran = r->optim->step == updates + 1;
+        int rc = check_finite(s, ran ? r->optim->checked : 0, ran && r->optim->nonfinite,
+                              r->st.epoch, step, r->last_checkpoint, err);
         if (rc) return rc;
         r->st.loss_sum += (double)s->loss * (double)b;
         r->st.seen += b;

@@ -18,7 +18,10 @@ aai_add_e2e(digits_stdlib examples/digits_stdlib.aai accuracy 0.95)
 aai_add_e2e(digits_residual examples/digits_residual.aai accuracy 0.95)
 if(EXISTS /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz)
   aai_add_e2e(fashion_mlp examples/fashion_mlp.aai accuracy 0.86)
+  aai_add_e2e(fashion_cnn examples/fashion_cnn.aai accuracy 0.87)
+  aai_add_e2e(fashion_resnet examples/fashion_resnet.aai accuracy 0.88)
 endif()
+aai_add_e2e(sequence examples/sequence.aai accuracy 0.90)
 
 add_test(NAME e2e_determinism
          COMMAND bash ${E2E}/determinism.sh $<TARGET_FILE:aaic>

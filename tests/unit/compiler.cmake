@@ -9,6 +9,8 @@ aai_add_test(test_parity SOURCES unit/test_parity.c unit/st_read.c
              LIBS aai_compiler aairt PkgConfig::OPENBLAS PkgConfig::CJSON m)
 aai_add_test(test_gradcheck SOURCES unit/test_gradcheck.c
              LIBS aai_compiler aairt PkgConfig::OPENBLAS m)
-foreach(t test_codegen test_parity test_gradcheck)
+aai_add_test(test_layers SOURCES unit/test_layers.c
+             LIBS aai_compiler aairt PkgConfig::OPENBLAS m)
+foreach(t test_codegen test_parity test_gradcheck test_layers)
   set_target_properties(${t} PROPERTIES ENABLE_EXPORTS ON)
 endforeach()

@@ -1,0 +1,152 @@
+/* test_layers.c - layer behaviour that parity fixtures do not cover:
+ * batch_norm's running statistics (momentum, unbiased variance, untouched
+ * by the optimizer and its weight decay) and dropout's mask (inverted
+ * scaling, rate, determinism per step, a new mask each step). */
+#include <criterion/criterion.h>
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aairt.h"
+#include "ir.h"
+#include "ir_compose.h"
+#include "jit.h"
+#include "pipeline.h"
+
+static const SrcLoc L0 = {0, 0, 0, 0};
+
+static Jit *compile(IrModule *m) {
+    PipelineOptions po = pipeline_options_default();
+    po.verify = true;
+    cr_assert(pipeline_run(m, &po), "pipeline failed");
+    JitSymbol syms[] = {{"cblas_sgemm", (void *)cblas_sgemm},
+                        {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
+    char *err = NULL;
+    Jit *j = jit_new(m, NULL, syms, 2, &err);
+    cr_assert(j, "JIT: %s", err ? err : "?");
+    return j;
+}
+
+Test(layers, batch_norm_running_stats) {
+    enum { B = 4, C = 2, HW = 3 };
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "bn");
+    IrParam *w = ir_param_new(m, "bn.weight", ir_shape(1, (int64_t[]){C}), IR_INIT_ONES, C, C, L0);
+    IrParam *rm = ir_param_new(m, "bn.running_mean", ir_shape(1, (int64_t[]){C}), IR_INIT_ZEROS, C, C, L0);
+    IrParam *rv = ir_param_new(m, "bn.running_var", ir_shape(1, (int64_t[]){C}), IR_INIT_ONES, C, C, L0);
+    IrParam *b = ir_param_new(m, "bn.bias", ir_shape(1, (int64_t[]){C}), IR_INIT_ZEROS, C, C, L0);
+    rm->buffer = rv->buffer = true;
+    IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(3, (int64_t[]){IR_BATCH, C, HW}), L0);
+    IrValue *mean, *var;
+    IrValue *y = ir_batch_norm_train(f, x, ir_build_param(f, w, L0), ir_build_param(f, b, L0), 1e-5,
+                                     &mean, &var, L0);
+    IrAttrs at = {0};
+    at.f[0] = 0.1;
+    at.param = rm;
+    cr_assert(ir_build(f, IR_OP_RUNNING_UPDATE, &mean, 1, &at, L0));
+    at.param = rv;
+    at.i[0] = 1;
+    at.i[1] = HW;
+    cr_assert(ir_build(f, IR_OP_RUNNING_UPDATE, &var, 1, &at, L0));
+    IrValue *sq = ir_build_unary(f, IR_FN_SQUARE, y, 0, L0);
+    f->loss = ir_build_reduce(f, IR_OP_SUM, ir_build_binary(f, IR_OP_MUL, sq, x, L0), 0, false, L0);
+    Jit *j = compile(m);
+    cr_assert_eq(m->n_trainable_floats, 18, "buffers laid out last");
+    cr_assert(rm->offset >= m->n_trainable_floats && rv->offset >= m->n_trainable_floats);
+    int64_t np = m->n_param_floats;
+    float *params = calloc((size_t)np, sizeof(float)), *grads = calloc((size_t)np, sizeof(float));
+    float *mom = calloc((size_t)np, sizeof(float)), *vel = calloc((size_t)np, sizeof(float));
+    const AairtModel *md = jit_model(j);
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * B) + 1, sizeof(float));
+    for (int i = 0; i < C; i++) {
+        params[w->offset + i] = 1;
+        params[rv->offset + i] = 1;
+    }
+    float xs[B * C * HW];
+    double sum[C] = {0}, sum2[C] = {0};
+    for (int i = 0; i < B * C * HW; i++) {
+        xs[i] = (float)sin(1.7 * i + 0.3) * 2;
+        int ch = (i / HW) % C;
+        sum[ch] += xs[i];
+        sum2[ch] += (double)xs[i] * xs[i];
+    }
+    AairtOptimizer opt = {.kind = AAIRT_OPT_ADAMW, .lr = 0.1f, .beta1 = 0.9f, .beta2 = 0.999f,
+                          .eps = 1e-8f, .weight_decay = 0.5f, .n = np, .m = mom, .v = vel};
+    float loss;
+    AairtStepArgs args = {params, grads, ar, xs, NULL, NULL, &loss, &opt, B};
+    jit_entry(j, IR_ENTRY_TRAIN)(&args);
+    for (int ch = 0; ch < C; ch++) {
+        double n = B * HW, mu = sum[ch] / n, var_b = sum2[ch] / n - mu * mu;
+        double want_m = 0.1 * mu, want_v = 0.9 + 0.1 * var_b * n / (n - 1);
+        cr_expect(fabs(params[rm->offset + ch] - want_m) < 1e-5, "running_mean[%d] %g want %g", ch,
+                  (double)params[rm->offset + ch], want_m);
+        cr_expect(fabs(params[rv->offset + ch] - want_v) < 1e-4, "running_var[%d] %g want %g", ch,
+                  (double)params[rv->offset + ch], want_v);
+        cr_expect(params[w->offset + ch] != 1.0f, "the weight was trained");
+    }
+    free(params);
+    free(grads);
+    free(mom);
+    free(vel);
+    free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+}
+
+Test(layers, dropout_mask) {
+    enum { N = 4096 };
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "drop");
+    IrParam *p = ir_param_new(m, "p", ir_shape(1, (int64_t[]){N}), IR_INIT_ONES, 1, 1, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrValue *pv = ir_build_param(f, p, L0);
+    IrAttrs at = {0};
+    at.f[0] = 0.25;
+    at.i[0] = 99;
+    IrValue *d = ir_build(f, IR_OP_DROPOUT, &pv, 1, &at, L0);
+    f->loss = ir_build_reduce(f, IR_OP_SUM, d, 0, false, L0);
+    Jit *j = compile(m);
+    const AairtModel *md = jit_model(j);
+    float *params = calloc(N, sizeof(float)), *grads = calloc(N, sizeof(float));
+    float *st = calloc(2 * N, sizeof(float));
+    float *ar = calloc((size_t)md->arena_static_floats + 1, sizeof(float));
+    float g0[N];
+    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = N, .m = st, .v = st + N};
+    float loss;
+    AairtStepArgs args = {params, grads, ar, NULL, NULL, NULL, &loss, &opt, 1};
+    int kept = 0, same = 0;
+    for (int step = 0; step < 2; step++) {
+        for (int i = 0; i < N; i++) params[i] = 1;
+        opt.step = step * 7;
+        jit_entry(j, IR_ENTRY_TRAIN)(&args);
+        for (int i = 0; i < N; i++) {
+            cr_assert(grads[i] == 0.0f || fabsf(grads[i] - 1.0f / 0.75f) < 1e-6f, "inverted scaling");
+            if (step == 0) {
+                g0[i] = grads[i];
+                kept += grads[i] != 0;
+            } else {
+                same += g0[i] == grads[i];
+            }
+        }
+        if (step == 0) cr_expect(fabsf(loss - (float)kept / 0.75f) < 1e-2f * (float)kept);
+    }
+    cr_expect(kept > N * 0.70 && kept < N * 0.80, "keep rate %d/%d", kept, N);
+    cr_expect(same < N * 0.8, "a new mask each step (%d of %d equal)", same, N);
+    /* the same step gives the same mask */
+    opt.step = 0;
+    jit_entry(j, IR_ENTRY_TRAIN)(&args);
+    for (int i = 0; i < N; i++) cr_assert_eq(grads[i], g0[i]);
+    free(params);
+    free(grads);
+    free(st);
+    free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+}
