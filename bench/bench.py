@@ -9,7 +9,11 @@ Workloads (README.md "Performance" explains the figures):
               weights (aai's trained safetensors), same input; max |diff|
   mlp_train   Fashion-MNIST 60k, batch 64, Adam 1e-3, shuffled, 5 epochs:
               seconds of epoch 2 and test accuracy on both sides
-  cnn_*       examples/fashion_cnn.aai when it exists (skipped otherwise)
+  cnn_train   examples/fashion_cnn.aai (LeNet-like, conv 1->8 5x5 pad 2, pool,
+              conv 8->16 5x5, pool, dense 400->120->10), batch 64, Adam 1e-3,
+              --cnn-epochs epochs: seconds of epoch 2 and test accuracy
+  cnn_infer   the CNN's predict as mlp_infer (fewer timed calls), same
+              weights (aai's trained ones) loaded into torch; max |diff|
   startup     process start to first prediction of a compiled binary vs
               python3 -c "import torch"
   memory      peak RSS of `model train` vs the planned bytes
@@ -134,16 +138,17 @@ class Bench:
             log(f"compile {ex}: {med(ts) * 1e3:.0f} ms {stages}")
         self.res["compile"] = out
 
-    def mlp_train(self, threads, rounds, epochs):
-        """Trains on both sides; returns the aai weights of the 1-thread run."""
+    def train(self, model, exe, threads, rounds, epochs):
+        """Trains `model` (mlp, cnn) on both sides with the aai executable
+        `exe`; returns the aai weights of the first thread count's run."""
         per = {t: {"aai": [], "torch": [], "aai_acc": None, "torch_acc": None} for t in threads}
         for r in range(rounds):
             for t in threads:
-                wts = self.w(f"fm_t{t}.safetensors")
-                mfile = self.w(f"fm_t{t}_metrics.jsonl")
+                wts = self.w(f"{exe}_t{t}.safetensors")
+                mfile = self.w(f"{exe}_t{t}_metrics.jsonl")
                 if os.path.exists(mfile):
                     os.remove(mfile)
-                cmd = ["/usr/bin/time", "-v", self.w("fm"), "train", "--epochs", str(epochs), "--quiet",
+                cmd = ["/usr/bin/time", "-v", self.w(exe), "train", "--epochs", str(epochs), "--quiet",
                        "--metrics", mfile, "--out", wts, "--threads", str(t)]
                 rr = run(cmd, env=tenv(t))
                 ep = [json.loads(line) for line in open(mfile)]
@@ -151,24 +156,27 @@ class Bench:
                 per[t]["aai_acc"] = ep[-1].get("test_accuracy")
                 per[t]["aai_epochs"] = [e["seconds"] for e in ep]
                 m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", rr.stderr)
-                if m and t == threads[0]:
+                if m and t == threads[0] and model == "mlp":
                     self.res.setdefault("train_peak_rss_kb", []).append(int(m.group(1)))
-                tr = last_json(run([PY, PEER, "train", "--threads", str(t), "--epochs", str(epochs)],
-                                   env=tenv(t, True)).stdout)
+                tr = last_json(run([PY, PEER, "train", "--model", model, "--threads", str(t),
+                                    "--epochs", str(epochs)], env=tenv(t, True)).stdout)
                 per[t]["torch"].append(tr["epoch_seconds"][1] if epochs > 1 else tr["epoch_seconds"][0])
                 per[t]["torch_acc"] = tr["test_accuracy"]
                 per[t]["torch_epochs"] = tr["epoch_seconds"]
-                log(f"mlp_train t{t} round {r}: aai {per[t]['aai_epochs']} acc {per[t]['aai_acc']}; "
+                log(f"{model}_train t{t} round {r}: aai {per[t]['aai_epochs']} acc {per[t]['aai_acc']}; "
                     f"torch {tr['epoch_seconds']} acc {tr['test_accuracy']}")
         for t in threads:
             p = per[t]
-            self.row("mlp_train", t, "epoch 2 (s)", med(p["aai"]), med(p["torch"]), "torch eager", False)
-            self.row("mlp_train", t, f"test acc after {epochs} ep", p["aai_acc"], p["torch_acc"],
+            self.row(f"{model}_train", t, "epoch 2 (s)", med(p["aai"]), med(p["torch"]), "torch eager", False)
+            self.row(f"{model}_train", t, f"test acc after {epochs} ep", p["aai_acc"], p["torch_acc"],
                      "torch eager", True)
-        self.res["mlp_train"] = per
-        return self.w(f"fm_t{threads[0]}.safetensors")
+        self.res[f"{model}_train"] = per
+        return self.w(f"{exe}_t{threads[0]}.safetensors")
 
-    def mlp_infer(self, threads, rounds, weights):
+    def infer(self, model, harness, threads, rounds, weights, n_b1=2000, n_big=200):
+        """Batch-1 latency and batch-256 throughput of `model` (mlp, cnn):
+        aai's generated predict in process (`harness`) against torch eager
+        and TorchScript on the same weights and rows."""
         x = self.w("x.f32")
         run([PY, PEER, "mkx", "--rows", "256", "--out", x])
         per = {t: {k: [] for k in ("aai_b1", "aai_big", "eager_b1", "eager_big", "script_b1",
@@ -177,10 +185,12 @@ class Bench:
         for r in range(rounds):
             for t in threads:
                 out = self.w(f"out_t{t}.f32")
-                h = last_json(run([self.w("fm_harness"), weights, x, "256", out, str(t)],
-                                  env=tenv(t)).stdout)
-                p = last_json(run([PY, PEER, "infer", "--threads", str(t), "--weights", weights,
-                                   "--x", x, "--rows", "256", "--aai-out", out], env=tenv(t, True)).stdout)
+                h = last_json(run([self.w(harness), weights, x, "256", out, str(t), str(n_b1),
+                                   str(n_big)], env=tenv(t)).stdout)
+                p = last_json(run([PY, PEER, "infer", "--model", model, "--threads", str(t),
+                                   "--weights", weights, "--x", x, "--rows", "256", "--aai-out", out,
+                                   "--n-b1", str(n_b1), "--n-big", str(n_big)],
+                                  env=tenv(t, True)).stdout)
                 d = per[t]
                 d["aai_b1"].append(h["b1_latency_us"])
                 d["aai_big"].append(h["big_throughput"])
@@ -188,19 +198,20 @@ class Bench:
                     d[f"{k}_b1"].append(p[f"{k}_b1_latency_us"])
                     d[f"{k}_big"].append(p[f"{k}_big_throughput"])
                 diffs.append(max(p["max_abs_diff"], p["max_abs_diff_b1"]))
-                log(f"mlp_infer t{t} round {r}: aai {h['b1_latency_us']:.1f} us, "
+                log(f"{model}_infer t{t} round {r}: aai {h['b1_latency_us']:.1f} us, "
                     f"{h['big_throughput']:.0f}/s; torch eager {p['eager_b1_latency_us']:.1f} us, "
                     f"{p['eager_big_throughput']:.0f}/s; script {p['script_b1_latency_us']:.1f} us, "
                     f"{p['script_big_throughput']:.0f}/s; max|diff| {diffs[-1]:.2e}")
+        w = f"{model}_infer"
         for t in threads:
             d = {k: med(v) for k, v in per[t].items()}
-            self.row("mlp_infer", t, "batch-1 latency (us)", d["aai_b1"], d["eager_b1"], "torch eager", False)
-            self.row("mlp_infer", t, "batch-1 latency (us)", d["aai_b1"], d["script_b1"], "torchscript", False)
-            self.row("mlp_infer", t, "batch-256 (samples/s)", d["aai_big"], d["eager_big"], "torch eager", True)
-            self.row("mlp_infer", t, "batch-256 (samples/s)", d["aai_big"], d["script_big"], "torchscript", True)
+            self.row(w, t, "batch-1 latency (us)", d["aai_b1"], d["eager_b1"], "torch eager", False)
+            self.row(w, t, "batch-1 latency (us)", d["aai_b1"], d["script_b1"], "torchscript", False)
+            self.row(w, t, "batch-256 (samples/s)", d["aai_big"], d["eager_big"], "torch eager", True)
+            self.row(w, t, "batch-256 (samples/s)", d["aai_big"], d["script_big"], "torchscript", True)
             per[t] = d
-        self.res["mlp_infer"] = per
-        self.res["mlp_infer_max_abs_diff"] = max(diffs)
+        self.res[w] = per
+        self.res[f"{w}_max_abs_diff"] = max(diffs)
         return per
 
     def startup(self, weights):
@@ -292,8 +303,9 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="inference rounds (aai and torch interleaved)")
     p.add_argument("--train-rounds", type=int, default=1)
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--cnn-epochs", type=int, default=2)
     p.add_argument("--startup-runs", type=int, default=30)
-    p.add_argument("--only", default="", help="comma list of: compile,mlp_infer,mlp_train,startup")
+    p.add_argument("--only", default="", help="comma list of: compile,mlp_infer,mlp_train,cnn_train,cnn_infer,startup")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
     a = p.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
@@ -312,26 +324,31 @@ def main():
         weights = b.w("fm_t1.safetensors")
         if want("mlp_train") or want("mlp_infer") or want("startup"):
             if want("mlp_train"):
-                weights = b.mlp_train(threads, a.train_rounds, a.epochs)
+                weights = b.train("mlp", "fm", threads, a.train_rounds, a.epochs)
                 b.memory(info)
                 train = b.res["mlp_train"]
             else:
                 run([b.w("fm"), "train", "--epochs", "1", "--quiet", "--metrics", b.w("m.jsonl"),
                      "--out", weights], env=tenv(2))
-        infer = b.mlp_infer(threads, a.rounds, weights) if want("mlp_infer") else None
-        if os.path.exists(os.path.join(ROOT, "examples", "fashion_cnn.aai")):
-            b.res["cnn"] = "examples/fashion_cnn.aai exists; the CNN workloads are not wired yet"
-        else:
-            b.res["cnn"] = "skipped: examples/fashion_cnn.aai does not exist yet"
-        log(b.res["cnn"])
+        infer = b.infer("mlp", "fm_harness", threads, a.rounds, weights) if want("mlp_infer") else None
+        if want("cnn_train") or want("cnn_infer"):
+            b.compile_model("fashion_cnn.aai", "cnn")
+            cw = b.w("cnn_t1.safetensors")
+            if want("cnn_train"):
+                cw = b.train("cnn", "cnn", threads, a.train_rounds, a.cnn_epochs)
+            else:
+                run([b.w("cnn"), "train", "--epochs", "1", "--quiet", "--metrics", b.w("mc.jsonl"),
+                     "--out", cw], env=tenv(2))
+            if want("cnn_infer"):
+                b.infer("cnn", "cnn_harness", threads, a.rounds, cw, n_b1=500, n_big=40)
         if want("startup"):
             b.startup(weights)
         if infer and train:
             b.roofline(info, infer, train, peak)
         print(b.table())
         print(f"\nmachine: {b.res['machine']['cpu']}, {b.res['machine']['cpus']} CPUs; "
-              f"peak {peak}; mlp_infer max |aai - torch| = {b.res.get('mlp_infer_max_abs_diff')}; "
-              f"cnn: {b.res['cnn']}")
+              f"peak {peak}; max |aai - torch| of the logits: mlp_infer "
+              f"{b.res.get('mlp_infer_max_abs_diff')}, cnn_infer {b.res.get('cnn_infer_max_abs_diff')}")
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
         with open(a.out, "w") as f:
             json.dump(b.res, f, indent=1)

@@ -4,13 +4,20 @@ Subcommands (each prints one JSON object on the last line of stdout):
 
   mkx    --rows R --out X.f32          random [0,1) input rows (seed 0)
   infer  --threads N --weights W.safetensors --x X.f32 --rows R
-         [--aai-out OUT.f32]           batch-1 latency and batch-R throughput
+         [--model mlp|cnn] [--aai-out OUT.f32]
+                                       batch-1 latency and batch-R throughput
                                        of torch eager (no_grad) and TorchScript
                                        (trace + freeze); with --aai-out, the
                                        max |aai - torch| of the logits
-  train  --threads N --epochs E --batch B [--init W.safetensors]
-                                       Fashion-MNIST MLP, Adam 1e-3: per-epoch
-                                       seconds and test accuracy
+  train  --threads N --epochs E --batch B [--model mlp|cnn]
+         [--init W.safetensors]        Fashion-MNIST MLP or LeNet CNN, Adam
+                                       1e-3: per-epoch seconds and test
+                                       accuracy
+
+Models: mlp is examples/fashion_mlp.aai (784-256-128-10); cnn is
+examples/fashion_cnn.aai (conv 1->8 5x5 pad 2, relu, maxpool 2, conv 8->16
+5x5, relu, maxpool 2, dense 400->120, relu, dense 120->10), parameter names
+and layouts as in aai's weights file.
 
 Weights come from aai's safetensors file, read here by hand (torch 1.13 has
 no safetensors package): u64 little-endian header length, JSON header, raw
@@ -100,6 +107,31 @@ def mlp(torch):
     return Mlp()
 
 
+def lenet(torch):
+    nn = torch.nn
+
+    class Lenet(nn.Module):
+        """examples/fashion_cnn.aai: names and layouts as aai's weights file."""
+
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(1, 8, 5, padding=2)
+            self.c2 = nn.Conv2d(8, 16, 5)
+            self.f1 = nn.Linear(400, 120)
+            self.output = nn.Linear(120, 10)
+
+        def forward(self, x):
+            x = torch.max_pool2d(torch.relu(self.c1(x)), 2)
+            x = torch.max_pool2d(torch.relu(self.c2(x)), 2)
+            x = torch.relu(self.f1(torch.flatten(x, 1)))
+            return self.output(x)
+
+    return Lenet()
+
+
+MODELS = {"mlp": (mlp, (-1, 784)), "cnn": (lenet, (-1, 1, 28, 28))}
+
+
 def load_weights(torch, model, path):
     state = {k: torch.from_numpy(v) for k, v in read_safetensors(path).items()}
     model.load_state_dict(state, strict=True)
@@ -113,9 +145,10 @@ def cmd_mkx(a):
 
 def cmd_infer(a):
     torch = init_torch(a.threads)
-    model = mlp(torch).eval()
+    build, shape = MODELS[a.model]
+    model = build(torch).eval()
     load_weights(torch, model, a.weights)
-    x = torch.from_numpy(np.fromfile(a.x, dtype=np.float32).reshape(a.rows, -1))
+    x = torch.from_numpy(np.fromfile(a.x, dtype=np.float32).reshape(a.rows, *shape[1:]))
     x1 = x[:1].clone()
     res = {"threads": torch.get_num_threads()}
     with torch.no_grad():
@@ -138,11 +171,12 @@ def cmd_infer(a):
 
 def cmd_train(a):
     torch = init_torch(a.threads)
-    xtr = torch.from_numpy(load_idx("train-images-idx3-ubyte.gz").astype(np.float32) / 255)
+    build, shape = MODELS[a.model]
+    xtr = torch.from_numpy(load_idx("train-images-idx3-ubyte.gz").astype(np.float32).reshape(shape) / 255)
     ytr = torch.from_numpy(load_idx("train-labels-idx1-ubyte.gz"))
-    xte = torch.from_numpy(load_idx("t10k-images-idx3-ubyte.gz").astype(np.float32) / 255)
+    xte = torch.from_numpy(load_idx("t10k-images-idx3-ubyte.gz").astype(np.float32).reshape(shape) / 255)
     yte = load_idx("t10k-labels-idx1-ubyte.gz")
-    model = mlp(torch)
+    model = build(torch)
     if a.init:
         load_weights(torch, model, a.init)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -177,6 +211,7 @@ def main():
     q.add_argument("--weights", required=True)
     q.add_argument("--x", required=True)
     q.add_argument("--rows", type=int, default=256)
+    q.add_argument("--model", choices=sorted(MODELS), default="mlp")
     q.add_argument("--aai-out")
     q.add_argument("--n-b1", type=int, default=2000)
     q.add_argument("--n-big", type=int, default=200)
@@ -185,6 +220,7 @@ def main():
     q.add_argument("--epochs", type=int, default=5)
     q.add_argument("--batch", type=int, default=64)
     q.add_argument("--seed", type=int, default=1)
+    q.add_argument("--model", choices=sorted(MODELS), default="mlp")
     q.add_argument("--init")
     a = p.parse_args()
     want = os.environ.get("OPENBLAS_NUM_THREADS")

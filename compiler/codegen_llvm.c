@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Target.h>
@@ -328,15 +329,36 @@ bool cg_emit(LLVMModuleRef mod, LLVMTargetMachineRef tm, CgOutputKind kind, cons
     return true;
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* --time-passes: "aaic:   llvm-<stage>  N ms" since *t0, then restarts. */
+static void lap(FILE *f, double *t0, const char *stage) {
+    if (!f) return;
+    double t = now_ms();
+    fprintf(f, "aaic:   llvm-%-8s %7.2f ms\n", stage, t - *t0);
+    *t0 = t;
+}
+
 bool cg_compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const char *path,
                 char **err) {
+    FILE *tf = o ? o->timing : NULL;
+    double t0 = now_ms();
     LLVMTargetMachineRef tm = cg_target_machine_new(o, err);
     if (!tm) return false;
+    lap(tf, &t0, "target");
     LLVMContextRef ctx = LLVMContextCreate();
     bool ok = false;
     LLVMModuleRef mod = cg_module_build(ctx, m, o, tm, err);
+    lap(tf, &t0, "build");
     if (mod) {
-        ok = cg_optimize(mod, tm, o ? o->opt_level : 0, err) && cg_emit(mod, tm, kind, path, err);
+        ok = cg_optimize(mod, tm, o ? o->opt_level : 0, err);
+        lap(tf, &t0, "opt");
+        ok = ok && cg_emit(mod, tm, kind, path, err);
+        lap(tf, &t0, "emit");
         LLVMDisposeModule(mod);
     }
     LLVMContextDispose(ctx);

@@ -8,6 +8,7 @@
 #define AAI_CODEGEN_LLVM_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
@@ -25,6 +26,8 @@ typedef struct CgOptions {
     const char *features;      /* NULL: host features for the host triple */
     int opt_level;             /* 1..3: default<O{n}>; 0 (unset): 3;
                                   negative: no optimization */
+    FILE *timing;              /* non-NULL: cg_compile prints the ms of each
+                                  LLVM stage there (--time-passes) */
 } CgOptions;
 
 /* Registers every LLVM target compiled into libLLVM (idempotent). */

@@ -326,6 +326,7 @@ static CgOptions cg_options(const Options *o, const char *manifest) {
     cg.triple = o->target;
     cg.cpu = o->cpu;
     cg.opt_level = o->opt_level == 0 ? -1 : o->opt_level;
+    cg.timing = o->time_passes ? stderr : NULL;
     return cg;
 }
 

@@ -59,7 +59,8 @@ void aairt_optimizer_step(AairtOptimizer *opt, float *params,
 /* What every generated entry point receives. Unused fields may be NULL. */
 typedef struct AairtStepArgs {
     float *params;       /* parameter block, manifest "n_param_floats" */
-    float *grads;        /* gradient block, same layout (train_step) */
+    float *grads;        /* gradient block, same layout (train_step, which
+                            overwrites all of it: callers do not zero it) */
     float *arena;        /* scratch: arena_static_floats
                             + arena_row_floats * batch floats */
     const float *x;      /* input batch, row-major [batch, ...] */

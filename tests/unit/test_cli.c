@@ -59,6 +59,8 @@ static void lin_train(const AairtStepArgs *a) {
     forward(a);
     *a->loss = softmax_ce(a);
     float *gw = a->grads, *gb = a->grads + IN * OUT;
+    /* train_step owns the whole gradient block (the trainer does not zero it) */
+    memset(a->grads, 0, NPARAM * sizeof(float));
     for (int64_t i = 0; i < a->batch; i++)
         for (int k = 0; k < OUT; k++) {
             float d = (a->arena[i * OUT + k] - (k == (int)a->y[i] ? 1.0f : 0.0f)) /
@@ -132,6 +134,7 @@ static void reg_eval(const AairtStepArgs *a) {
 static void reg_train(const AairtStepArgs *a) {
     reg_forward(a);
     *a->loss = reg_mse(a);
+    memset(a->grads, 0, (RIN + 1) * sizeof(float));
     for (int64_t i = 0; i < a->batch; i++) {
         float d = 2.0f * (a->out[i] - a->y[i]) / (float)a->batch;
         for (int j = 0; j < RIN; j++) a->grads[j] += d * a->x[i * RIN + j];
