@@ -33,4 +33,18 @@ bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrVal
  * (ir_ops.def), called by cg_emit_value. */
 void cg_emit_layer(CgCtx *c, const IrValue *v);
 
+/* A counted loop `for (i = 0; i < n; i++)` built in the current function;
+ * shared by the op kernels (codegen_ops.c) and the layer kernels
+ * (codegen_layers.c). */
+typedef struct CgLoop {
+    LLVMBasicBlockRef pre, head, exit;
+    LLVMValueRef i;
+} CgLoop;
+
+/* Opens the loop; returns i with the builder inside the body. */
+LLVMValueRef cg_loop_begin(LLVMBuilderRef b, LLVMValueRef fn, LLVMTypeRef i64,
+                           CgLoop *l, LLVMValueRef n);
+/* Closes the body (i += 1) and leaves the builder after the loop. */
+void cg_loop_end(LLVMBuilderRef b, LLVMTypeRef i64, CgLoop *l);
+
 #endif

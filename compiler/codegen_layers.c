@@ -30,10 +30,7 @@ typedef struct LK {
     const IrValue *v;
 } LK;
 
-typedef struct LLoop {
-    LLVMBasicBlockRef pre, head, exit;
-    LLVMValueRef i;
-} LLoop;
+typedef CgLoop LLoop;
 
 static LLVMValueRef ic(LK *k, int64_t v) { return LLVMConstInt(k->c->i64, (unsigned long long)v, 1); }
 static LLVMValueRef fconst(LK *k, double v) { return LLVMConstReal(k->c->f32, v); }
@@ -82,28 +79,10 @@ static LLVMValueRef inside(LK *k, LLVMValueRef i, LLVMValueRef n) {
 }
 
 static LLVMValueRef loop_begin(LK *k, LLoop *l, LLVMValueRef n) {
-    LLVMContextRef ctx = k->c->ctx;
-    l->pre = LLVMGetInsertBlock(k->b);
-    l->head = LLVMAppendBasicBlockInContext(ctx, k->fn, "loop");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(ctx, k->fn, "body");
-    l->exit = LLVMAppendBasicBlockInContext(ctx, k->fn, "done");
-    LLVMBuildBr(k->b, l->head);
-    LLVMPositionBuilderAtEnd(k->b, l->head);
-    l->i = LLVMBuildPhi(k->b, k->c->i64, "i");
-    LLVMBuildCondBr(k->b, slt(k, l->i, n), body, l->exit);
-    LLVMPositionBuilderAtEnd(k->b, body);
-    return l->i;
+    return cg_loop_begin(k->b, k->fn, k->c->i64, l, n);
 }
 
-static void loop_end(LK *k, LLoop *l) {
-    LLVMValueRef next = iadd(k, l->i, ic(k, 1));
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(k->b);
-    LLVMBuildBr(k->b, l->head);
-    LLVMValueRef vals[2] = {ic(k, 0), next};
-    LLVMBasicBlockRef bbs[2] = {l->pre, latch};
-    LLVMAddIncoming(l->i, vals, bbs, 2);
-    LLVMPositionBuilderAtEnd(k->b, l->exit);
-}
+static void loop_end(LK *k, LLoop *l) { cg_loop_end(k->b, k->c->i64, l); }
 
 static void fill(LK *k, LLVMValueRef n, LLVMValueRef val) {
     LLoop l;

@@ -365,3 +365,28 @@ bool cg_compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const 
     LLVMDisposeTargetMachine(tm);
     return ok;
 }
+
+LLVMValueRef cg_loop_begin(LLVMBuilderRef b, LLVMValueRef fn, LLVMTypeRef i64,
+                           CgLoop *l, LLVMValueRef n) {
+    LLVMContextRef ctx = LLVMGetTypeContext(i64);
+    l->pre = LLVMGetInsertBlock(b);
+    l->head = LLVMAppendBasicBlockInContext(ctx, fn, "loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(ctx, fn, "body");
+    l->exit = LLVMAppendBasicBlockInContext(ctx, fn, "done");
+    LLVMBuildBr(b, l->head);
+    LLVMPositionBuilderAtEnd(b, l->head);
+    l->i = LLVMBuildPhi(b, i64, "i");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, l->i, n, ""), body, l->exit);
+    LLVMPositionBuilderAtEnd(b, body);
+    return l->i;
+}
+
+void cg_loop_end(LLVMBuilderRef b, LLVMTypeRef i64, CgLoop *l) {
+    LLVMValueRef next = LLVMBuildNSWAdd(b, l->i, LLVMConstInt(i64, 1, 0), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMBuildBr(b, l->head);
+    LLVMValueRef vals[2] = {LLVMConstInt(i64, 0, 0), next};
+    LLVMBasicBlockRef bbs[2] = {l->pre, latch};
+    LLVMAddIncoming(l->i, vals, bbs, 2);
+    LLVMPositionBuilderAtEnd(b, l->exit);
+}

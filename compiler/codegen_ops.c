@@ -110,35 +110,14 @@ static void var_set(Kern *k, LLVMValueRef var, LLVMValueRef v) { LLVMBuildStore(
 
 /* ---- loops ------------------------------------------------------------- */
 
-typedef struct Loop {
-    LLVMBasicBlockRef pre, head, exit;
-    LLVMValueRef i;
-} Loop;
+typedef CgLoop Loop;
 
 /* for (i = 0; i < n; i++): returns i, builder inside the body. */
 static LLVMValueRef loop_begin(Kern *k, Loop *l, LLVMValueRef n) {
-    LLVMContextRef ctx = k->c->ctx;
-    l->pre = LLVMGetInsertBlock(k->b);
-    l->head = LLVMAppendBasicBlockInContext(ctx, k->fn, "loop");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(ctx, k->fn, "body");
-    l->exit = LLVMAppendBasicBlockInContext(ctx, k->fn, "done");
-    LLVMBuildBr(k->b, l->head);
-    LLVMPositionBuilderAtEnd(k->b, l->head);
-    l->i = LLVMBuildPhi(k->b, k->c->i64, "i");
-    LLVMBuildCondBr(k->b, LLVMBuildICmp(k->b, LLVMIntSLT, l->i, n, ""), body, l->exit);
-    LLVMPositionBuilderAtEnd(k->b, body);
-    return l->i;
+    return cg_loop_begin(k->b, k->fn, k->c->i64, l, n);
 }
 
-static void loop_end(Kern *k, Loop *l) {
-    LLVMValueRef next = iadd(k, l->i, kc(k, 1));
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(k->b);
-    LLVMBuildBr(k->b, l->head);
-    LLVMValueRef vals[2] = {kc(k, 0), next};
-    LLVMBasicBlockRef bbs[2] = {l->pre, latch};
-    LLVMAddIncoming(l->i, vals, bbs, 2);
-    LLVMPositionBuilderAtEnd(k->b, l->exit);
-}
+static void loop_end(Kern *k, Loop *l) { cg_loop_end(k->b, k->c->i64, l); }
 
 /* ---- n-d iteration with broadcasting ------------------------------------ */
 

@@ -244,6 +244,18 @@ static void unknown_name(Sema *s, const AstExpr *e, const char *what,
         diag_error(s->diag, e->loc, "unknown %s '%s'", what, name);
 }
 
+/* Index of the name of `e` (a name or call) in `kinds`, or -1 after
+ * reporting "unknown <what>" with a suggestion. */
+static int lookup_kind(Sema *s, const AstExpr *e, const char *const *kinds,
+                       int n, const char *what) {
+    const char *name = callish_name(e);
+    for (int i = 0; name && i < n; i++)
+        if (strcmp(name, kinds[i]) == 0)
+            return i;
+    unknown_name(s, e, what, kinds, n);
+    return -1;
+}
+
 /* Evaluates the arguments of a call against `spec` (all optional unless
  * marked); for a bare name (no call) every argument is absent. */
 static bool bind_callish(Sema *s, const AstExpr *e, const SemaArgSpec *spec,
@@ -623,15 +635,9 @@ static cJSON *check_dataset(Sema *s, const AstItem *ds) {
 
 static cJSON *check_optimizer(Sema *s, const AstExpr *e) {
     static const char *const kinds[] = {"sgd", "adam", "adamw"};
-    const char *name = callish_name(e);
-    int kind = -1;
-    for (int i = 0; name && i < 3; i++)
-        if (strcmp(name, kinds[i]) == 0)
-            kind = i;
-    if (kind < 0) {
-        unknown_name(s, e, "optimizer", kinds, 3);
+    int kind = lookup_kind(s, e, kinds, 3, "optimizer");
+    if (kind < 0)
         return NULL;
-    }
     static const SemaArgSpec sgd_spec[] = {
         {"lr", true}, {"momentum", false}, {"dampening", false},
         {"nesterov", false}, {"weight_decay", false}};
@@ -688,15 +694,9 @@ static cJSON *check_optimizer(Sema *s, const AstExpr *e) {
 
 static cJSON *check_schedule(Sema *s, const AstExpr *e) {
     static const char *const kinds[] = {"constant", "step", "cosine"};
-    const char *name = callish_name(e);
-    int kind = -1;
-    for (int i = 0; name && i < 3; i++)
-        if (strcmp(name, kinds[i]) == 0)
-            kind = i;
-    if (kind < 0) {
-        unknown_name(s, e, "schedule", kinds, 3);
+    int kind = lookup_kind(s, e, kinds, 3, "schedule");
+    if (kind < 0)
         return NULL;
-    }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "kind", kinds[kind]);
     const AstExpr *a[2];
