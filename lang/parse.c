@@ -899,9 +899,12 @@ AstArg *parse_arg(ParseCtx *ctx, const char *name, SrcLoc name_loc,
 AstDim *parse_dim_number(ParseCtx *ctx, SrcLoc loc, LexNumber num) {
     AstDim *dim = ARENA_NEW(ctx->arena, AstDim);
     dim->loc = loc;
-    if (!num.is_int)
+    if (!num.is_int) {
+        /* 1e91 does not fit a long long: report it and keep size 0 */
         diag_error(ctx->diag, loc,
                    "a dimension must be a whole number, found %g", num.value);
+        return dim;
+    }
     dim->size = (long long)num.value;
     return dim;
 }
