@@ -28,6 +28,7 @@ install(CODE "
   set(CMAKE_INSTALL_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
   set(CMAKE_INSTALL_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
   set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+  set(AAI_LINK_EXTRA_FLAGS \"${AAI_LINK_EXTRA_FLAGS}\")
   configure_file(\"${CMAKE_CURRENT_SOURCE_DIR}/cmake/aai.pc.in\"
                  \"${CMAKE_CURRENT_BINARY_DIR}/aai.pc.install\" @ONLY)
   file(INSTALL \"${CMAKE_CURRENT_BINARY_DIR}/aai.pc.install\"

@@ -24,3 +24,8 @@ endif()
 aai_add_test(test_sha256 SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sha256.c
              LIBS aairt)
 target_include_directories(test_sha256 PRIVATE ${PROJECT_SOURCE_DIR}/runtime/src)
+if(AAI_SANITIZE)
+  # embed.sh links C programs against the sanitized libaairt itself.
+  set_property(TEST e2e_embed APPEND PROPERTY ENVIRONMENT
+               "AAI_LINK_EXTRA_FLAGS=-fsanitize=${AAI_SANITIZE}")
+endif()

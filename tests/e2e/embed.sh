@@ -52,7 +52,7 @@ echo "ok: embedded object predicts bit for bit like ./iris predict"
 
 # Shared library, same API.
 "$aaic" --shared examples/iris.aai --prefix iris --weights "$work/iris.safetensors" -o "$work/libiris.so"
-$CC -std=c11 $inc examples/embed/main.c -L"$work" -liris -Wl,-rpath,"$work" -o "$work/classify_so"
+$CC -std=c11 $inc examples/embed/main.c -L"$work" -liris -Wl,-rpath,"$work" ${AAI_LINK_EXTRA_FLAGS:-} -o "$work/classify_so"
 "$work/classify_so" --batch 16 < "$work/feats.csv" > "$work/so.txt"
 "$work/iris" predict --raw --batch 16 --weights "$work/iris.safetensors" --input "$work/feats.csv" > "$work/cli.txt"
 cmp "$work/cli.txt" "$work/so.txt" || fail "the .so predicts differently"
