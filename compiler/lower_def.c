@@ -197,6 +197,8 @@ static const AstExpr *subst_depth(Lower *l, const AstExpr *e, int depth) {
 }
 
 const AstExpr *lower_subst(Lower *l, const AstExpr *e) {
+    if (!e)
+        return NULL;
     return subst_depth(l, e, 0);
 }
 

@@ -49,6 +49,7 @@ static IrValue *need_tensor(Lower *l, LVal v, SrcLoc loc, const char *what) {
 }
 
 static IrValue *tensor_arg(Lower *l, const AstExpr *e, const char *what) {
+    if (!e) return NULL; /* missing: reported when binding */
     return need_tensor(l, lower_expr(l, e), e->loc, what);
 }
 

@@ -159,6 +159,8 @@ static bool const_number(const AstExpr *e, double *out) {
 }
 
 bool sema_eval_number(Diag *d, const AstExpr *e, double *out) {
+    if (!e) /* a missing argument, reported when binding */
+        return false;
     if (const_number(e, out))
         return true;
     diag_error(d, e->loc, "expected a number");
@@ -167,6 +169,8 @@ bool sema_eval_number(Diag *d, const AstExpr *e, double *out) {
 
 bool sema_eval_int(Diag *d, const AstExpr *e, long long min, long long max,
                    long long *out) {
+    if (!e) /* a missing argument, reported when binding */
+        return false;
     double v = 0;
     if (!const_number(e, &v) || v != floor(v)) {
         diag_error(d, e->loc, "expected an integer");
@@ -182,6 +186,8 @@ bool sema_eval_int(Diag *d, const AstExpr *e, long long min, long long max,
 }
 
 bool sema_eval_string(Diag *d, const AstExpr *e, const char **out) {
+    if (!e) /* a missing argument, reported when binding */
+        return false;
     if (e->kind == AST_EXPR_STRING) {
         *out = e->as.string;
         return true;
@@ -191,6 +197,8 @@ bool sema_eval_string(Diag *d, const AstExpr *e, const char **out) {
 }
 
 bool sema_eval_bool(Diag *d, const AstExpr *e, bool *out) {
+    if (!e) /* a missing argument, reported when binding */
+        return false;
     if (e->kind == AST_EXPR_BOOL) {
         *out = e->as.boolean;
         return true;

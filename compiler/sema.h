@@ -63,7 +63,9 @@ typedef struct SemaArgSpec {
 bool sema_bind_args(Diag *d, const AstExpr *call, const SemaArgSpec *spec,
                     int n_spec, const AstExpr **out);
 /* Compile-time values: literals and arithmetic on them. Report "expected
- * a number/integer/string/boolean" at the expression and return false. */
+ * a number/integer/string/boolean" at the expression and return false;
+ * a NULL expression (a missing argument, already reported) returns false
+ * silently. */
 bool sema_eval_number(Diag *d, const AstExpr *e, double *out);
 bool sema_eval_int(Diag *d, const AstExpr *e, long long min, long long max,
                    long long *out);
