@@ -175,7 +175,7 @@ static void nd_space(Kern *k, IrShape space, int n_ops, const IrShape *shapes, N
 }
 
 static void nd_rec(Kern *k, const NdSpace *s, int d, LLVMValueRef *base, NdBody body, void *user) {
-    if (d == s->n_dims) {
+    if (d >= s->n_dims || d >= IR_MAX_RANK) { /* n_dims <= IR_MAX_RANK */
         body(k, user, base);
         return;
     }
