@@ -33,6 +33,14 @@ bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrVal
  * (ir_ops.def), called by cg_emit_value. */
 void cg_emit_layer(CgCtx *c, const IrValue *v);
 
+/* Declares the internal kernel `name(ps[0..n))` — the first n_ptrs
+ * parameters are pointers marked noalias, the rest scalars — calls it from
+ * the entry being built with `args`, and opens its entry block:
+ * *builder (the caller disposes it) is positioned there. */
+LLVMValueRef cg_kernel_new(CgCtx *c, const char *name, LLVMTypeRef *ps,
+                           LLVMValueRef *args, int n, int n_ptrs,
+                           LLVMBuilderRef *builder, LLVMBasicBlockRef *entry);
+
 /* A counted loop `for (i = 0; i < n; i++)` built in the current function;
  * shared by the op kernels (codegen_ops.c) and the layer kernels
  * (codegen_layers.c). */

@@ -135,18 +135,7 @@ static void lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     }
     char name[256];
     snprintf(name, sizeof name, "%s.%s.v%d.%s", c->prefix, c->f->name, v->id, ir_op_name(v->op));
-    LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, (unsigned)n, 0);
-    k->fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMSetLinkage(k->fn, LLVMInternalLinkage);
-    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(k->fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
-    for (int i = 0; i < n_ptrs; i++)
-        LLVMAddAttributeAtIndex(k->fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
-    LLVMBuildCall2(c->b, fty, k->fn, args, (unsigned)n, "");
-    k->b = LLVMCreateBuilderInContext(c->ctx);
-    k->entry = LLVMAppendBasicBlockInContext(c->ctx, k->fn, "entry");
-    LLVMPositionBuilderAtEnd(k->b, k->entry);
+    k->fn = cg_kernel_new(c, name, ps, args, n, n_ptrs, &k->b, &k->entry);
     k->out = LLVMGetParam(k->fn, 0);
     for (int j = 0; j < v->n_in; j++) k->in[j] = LLVMGetParam(k->fn, (unsigned)j + 1);
     k->batch = LLVMGetParam(k->fn, (unsigned)n_ptrs);

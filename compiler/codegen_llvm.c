@@ -390,3 +390,23 @@ void cg_loop_end(LLVMBuilderRef b, LLVMTypeRef i64, CgLoop *l) {
     LLVMAddIncoming(l->i, vals, bbs, 2);
     LLVMPositionBuilderAtEnd(b, l->exit);
 }
+
+LLVMValueRef cg_kernel_new(CgCtx *c, const char *name, LLVMTypeRef *ps,
+                           LLVMValueRef *args, int n, int n_ptrs,
+                           LLVMBuilderRef *builder, LLVMBasicBlockRef *entry) {
+    LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, (unsigned)n, 0);
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+    for (int i = 0; i < n_ptrs; i++)
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1,
+                                LLVMCreateEnumAttribute(c->ctx, noalias, 0));
+    LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n, "");
+    *builder = LLVMCreateBuilderInContext(c->ctx);
+    *entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
+    LLVMPositionBuilderAtEnd(*builder, *entry);
+    return fn;
+}

@@ -613,19 +613,7 @@ static void kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
     snprintf(name, sizeof name, "%s.%s.v%d.%s", c->prefix, c->f->name, v->id,
              v->op == IR_OP_UNARY || v->op == IR_OP_UNARY_GRAD ? ir_unary_name(v->attr.fn)
                                                                : ir_op_name(v->op));
-    LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, (unsigned)n, 0);
-    k->fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMSetLinkage(k->fn, LLVMInternalLinkage);
-    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(k->fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
-    for (int i = 0; i < n - 1; i++)
-        LLVMAddAttributeAtIndex(k->fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
-    LLVMBuildCall2(c->b, fty, k->fn, args, (unsigned)n, "");
-
-    k->b = LLVMCreateBuilderInContext(c->ctx);
-    k->entry = LLVMAppendBasicBlockInContext(c->ctx, k->fn, "entry");
-    LLVMPositionBuilderAtEnd(k->b, k->entry);
+    k->fn = cg_kernel_new(c, name, ps, args, n, n - 1, &k->b, &k->entry);
     int p = 0;
     k->out = LLVMGetParam(k->fn, (unsigned)p++);
     for (int j = 0; j < v->n_in; j++) {
