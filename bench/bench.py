@@ -41,7 +41,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"
 PEER = os.path.join(ROOT, "bench", "peer_torch.py")
-LIBS = ["-lopenblas", "-lyaml", "-lcjson", "-lz", "-lm", "-lpthread"]
+LIBS = ["-lyaml", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl"]
 
 
 def log(msg):

@@ -244,8 +244,8 @@ static void emit_bmm(LK *k) {
     LLVMTypeRef i32 = c->i32, f32 = c->f32, p = c->ptr;
     LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
     g.fty = LLVMFunctionType(c->void_t, ps, 14, 0);
-    g.fn = LLVMGetNamedFunction(c->mod, "cblas_sgemm");
-    if (!g.fn) g.fn = LLVMAddFunction(c->mod, "cblas_sgemm", g.fty);
+    g.fn = LLVMGetNamedFunction(c->mod, "aairt_sgemm");
+    if (!g.fn) g.fn = LLVMAddFunction(c->mod, "aairt_sgemm", g.fty);
     /* the loop space: the leading dims of the operands, broadcast */
     IrShape big = a.rank >= b.rank ? a : b;
     int nb = big.rank - 2;

@@ -569,8 +569,8 @@ static void emit_matmul(CgCtx *c, const IrValue *v) {
     LLVMTypeRef i32 = c->i32, f32 = c->f32, p = c->ptr;
     LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
     LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, 14, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "cblas_sgemm");
-    if (!fn) fn = LLVMAddFunction(c->mod, "cblas_sgemm", fty);
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "aairt_sgemm");
+    if (!fn) fn = LLVMAddFunction(c->mod, "aairt_sgemm", fty);
 #define DIM(val, i) ((val)->shape.dims[i] == IR_BATCH ? LLVMBuildTrunc(c->b, c->batch, i32, "") \
                                                       : LLVMConstInt(i32, (unsigned long long)(val)->shape.dims[i], 0))
     LLVMValueRef m = ta ? DIM(a, 1) : DIM(a, 0);

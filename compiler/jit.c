@@ -3,7 +3,7 @@
  * The module is built in an ORC thread-safe context, optimized with the
  * same pipeline as ahead-of-time output (host CPU), added to the main
  * JITDylib, and its entry points and descriptor looked up by name. External
- * calls (cblas_sgemm, libm, aairt_optimizer_step) resolve to explicitly
+ * calls (aairt_sgemm, libm, aairt_optimizer_step) resolve to explicitly
  * given symbols first, then to whatever the host process exports. */
 #include "jit.h"
 

@@ -91,8 +91,16 @@ typedef struct AairtModel {
  * leaves it unchanged. Generated executables apply `--threads N` or
  * AAI_THREADS with it; embedding programs may call it directly. */
 void aairt_set_threads(int n);
-/* The current matrix-product thread count. */
+/* The current matrix-product thread count (loads the BLAS library). */
 int aairt_get_threads(void);
+
+/* cblas_sgemm (row/column-major and transpose codes as in cblas.h), from
+ * the BLAS library loaded on the first call (runtime/src/blas.c): a process
+ * that never multiplies matrices never pays for loading OpenBLAS.
+ * Generated code calls it for every matrix product. */
+void aairt_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                 int ldc);
 
 /* The runtime's main: parses argv (train | eval | predict | info) and runs
  * the model. Returns the process exit code. Generated executables call it

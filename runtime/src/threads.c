@@ -6,17 +6,6 @@
 
 #include "aairt.h"
 
-/* OpenBLAS's pool size (cblas.h of OpenBLAS; declared here so the build
- * does not depend on which cblas.h the include path finds first). */
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-
-void aairt_set_threads(int n) {
-    if (n > 0) openblas_set_num_threads(n);
-}
-
-int aairt_get_threads(void) { return openblas_get_num_threads(); }
-
 static int parse_count(const char *v, int *out) {
     char *end = NULL;
     long x = v ? strtol(v, &end, 10) : 0;

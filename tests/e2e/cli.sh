@@ -7,7 +7,7 @@ aaic=$1
 "$aaic" --emit=ir examples/iris.aai > "$work/iris.ir"
 grep -q "matmul" "$work/iris.ir" || fail "--emit=ir shows no matmul"
 "$aaic" --emit=llvm examples/iris.aai > "$work/iris.ll"
-grep -q "cblas_sgemm" "$work/iris.ll" || fail "--emit=llvm has no sgemm call"
+grep -q "aairt_sgemm" "$work/iris.ll" || fail "--emit=llvm has no sgemm call"
 "$aaic" examples/iris.aai -o "$work/iris"
 "$work/iris" info > "$work/info.txt"
 grep -q "hidden.weight" "$work/info.txt" || fail "info lacks the parameter table"

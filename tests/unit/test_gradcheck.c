@@ -10,7 +10,6 @@
  * args->x / args->y to check the batch-dependent rules. */
 #include <criterion/criterion.h>
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +116,7 @@ static void gradcheck(const GcCase *c) {
     po.verify = true;
     cr_assert(pipeline_run(m, &po), "%s: pipeline failed", c->name);
     f->optimizer_step = false;
-    JitSymbol syms[] = {{"cblas_sgemm", (void *)cblas_sgemm},
+    JitSymbol syms[] = {{"aairt_sgemm", (void *)aairt_sgemm},
                         {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
     char *err = NULL;
     Runner r = {0};

@@ -4,7 +4,6 @@
  * scaling, rate, determinism per step, a new mask each step). */
 #include <criterion/criterion.h>
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,7 @@ static Jit *compile(IrModule *m) {
     PipelineOptions po = pipeline_options_default();
     po.verify = true;
     cr_assert(pipeline_run(m, &po), "pipeline failed");
-    JitSymbol syms[] = {{"cblas_sgemm", (void *)cblas_sgemm},
+    JitSymbol syms[] = {{"aairt_sgemm", (void *)aairt_sgemm},
                         {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
     char *err = NULL;
     Jit *j = jit_new(m, NULL, syms, 2, &err);

@@ -12,7 +12,6 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include <cblas.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -254,7 +253,7 @@ static int compare(const char *file, const char *what, const float *got, const f
 
 static Jit *jit_or_fail(IrModule *m) {
     JitSymbol syms[] = {
-        {"cblas_sgemm", (void *)cblas_sgemm},
+        {"aairt_sgemm", (void *)aairt_sgemm},
         {"aairt_optimizer_step", (void *)aairt_optimizer_step},
     };
     char *err = NULL;
