@@ -87,27 +87,19 @@ static void dot_rows(CgCtx *c, LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef o
     gloop_end(c, b, &lb, count);
 }
 
-/* void kernel(out, a, w): out[N] = a[K] @ w^T, w [N,K]. */
-static LLVMValueRef gemv_kernel(CgCtx *c, const IrValue *v, int64_t n, int64_t k) {
-    char name[256];
-    snprintf(name, sizeof name, "%s.%s.v%d.gemv", c->prefix, c->f->name, v->id);
+/* Calls kernel(out, a, w): out[N] = a[K] @ w^T, w [N,K], built on first use
+ * (every product of the same N and K shares it). */
+static void gemv_call(CgCtx *c, LLVMValueRef *args, int64_t n, int64_t k) {
+    CgKey key = {.n = 0};
+    cg_key_add(&key, "gemv n%lld k%lld", (long long)n, (long long)k);
     LLVMTypeRef ps[3] = {c->ptr, c->ptr, c->ptr};
-    LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, ps, 3, 0));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
-    for (unsigned i = 1; i <= 3; i++)
-        LLVMAddAttributeAtIndex(fn, i, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
-    LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
-    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-    LLVMValueRef out = LLVMGetParam(fn, 0), a = LLVMGetParam(fn, 1), w = LLVMGetParam(fn, 2);
+    CgKernelDef def;
+    if (!cg_kernel_call(c, &key, "gemv", ps, args, 3, 3, &def)) return;
+    LLVMValueRef fn = def.fn, out = LLVMGetParam(fn, 0), a = LLVMGetParam(fn, 1), w = LLVMGetParam(fn, 2);
     int64_t blocks = n / GEMV_ROWS;
-    if (blocks > 0) dot_rows(c, b, fn, out, a, w, 0, blocks, GEMV_ROWS, k);
-    if (n % GEMV_ROWS) dot_rows(c, b, fn, out, a, w, blocks * GEMV_ROWS, n % GEMV_ROWS, 1, k);
-    LLVMBuildRetVoid(b);
-    LLVMDisposeBuilder(b);
-    return fn;
+    if (blocks > 0) dot_rows(c, def.b, fn, out, a, w, 0, blocks, GEMV_ROWS, k);
+    if (n % GEMV_ROWS) dot_rows(c, def.b, fn, out, a, w, blocks * GEMV_ROWS, n % GEMV_ROWS, 1, k);
+    cg_kernel_done(&def);
 }
 
 bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrValue *v)) {
@@ -119,16 +111,14 @@ bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrVal
     if (!c->ptrs[v->id] || !c->ptrs[a->id] || !c->ptrs[w->id]) return false;
     int64_t k = a->shape.dims[1], n = w->shape.dims[0];
     if (n < 1 || k < 1) return false;
-    LLVMValueRef kern = gemv_kernel(c, v, n, k);
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef one = LLVMAppendBasicBlockInContext(c->ctx, fn, "batch1");
     LLVMBasicBlockRef many = LLVMAppendBasicBlockInContext(c->ctx, fn, "batchN");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "matmul.done");
     LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, c->batch, ic(c, 1), ""), one, many);
     LLVMPositionBuilderAtEnd(c->b, one);
-    LLVMTypeRef ps[3] = {c->ptr, c->ptr, c->ptr};
     LLVMValueRef args[3] = {c->ptrs[v->id], c->ptrs[a->id], c->ptrs[w->id]};
-    LLVMBuildCall2(c->b, LLVMFunctionType(c->void_t, ps, 3, 0), kern, args, 3, "");
+    gemv_call(c, args, n, k);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, many);
     gemm(c, v);

@@ -1,11 +1,11 @@
 /* codegen_layers.c - kernels of the layer ops (ir_ops.def, from IM2COL on)
  * and of batched MATMUL.
  *
- * Same scheme as codegen_ops.c: each value becomes an internal function
- * `<prefix>.<entry>.v<id>.<op>` taking (out, inputs..., batch[, step]) with
- * noalias pointers, called from the entry point and inlined by the
- * optimizer. Batched MATMUL loops over the broadcast leading dimensions
- * and calls cblas_sgemm once per matrix; convolution is IM2COL (a column
+ * Same scheme as codegen_ops.c: each value becomes a call to an internal
+ * function `<prefix>.<op>.<hash>` taking (out, inputs..., batch[, step])
+ * with noalias pointers, shared by values with the same key. Batched
+ * MATMUL loops over the broadcast leading dimensions and calls
+ * aairt_sgemm once per matrix; convolution is IM2COL (a column
  * matrix in the planned arena) + batched MATMUL, its backward COL2IM, so
  * no kernel here is a deep naive convolution loop. Window loops clamp
  * their indices and select zero (or -inf) outside the image, so loads are
@@ -84,6 +84,12 @@ static LLVMValueRef loop_begin(LK *k, LLoop *l, LLVMValueRef n) {
 
 static void loop_end(LK *k, LLoop *l) { cg_loop_end(k->b, k->c->i64, l); }
 
+/* Closes a loop over the taps of a kernel window, unrolled. */
+static void window_loop_end(LK *k, LLoop *l) {
+    loop_end(k, l);
+    cg_loop_unroll_full(l);
+}
+
 static void fill(LK *k, LLVMValueRef n, LLVMValueRef val) {
     LLoop l;
     LLVMValueRef i = loop_begin(k, &l, n);
@@ -112,7 +118,9 @@ static LLVMValueRef entry_step(CgCtx *c) {
     return phi;
 }
 
-static void lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
+/* Calls v's kernel; returns true, with *k ready to build the body, when
+ * that kernel is new (no earlier value had the same key). */
+static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     memset(k, 0, sizeof *k);
     k->c = c;
     k->v = v;
@@ -133,18 +141,23 @@ static void lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
         ps[n] = c->i64;
         args[n++] = entry_step(c);
     }
-    char name[256];
-    snprintf(name, sizeof name, "%s.%s.v%d.%s", c->prefix, c->f->name, v->id, ir_op_name(v->op));
-    k->fn = cg_kernel_new(c, name, ps, args, n, n_ptrs, &k->b, &k->entry);
+    CgKey key;
+    cg_key_value(&key, c, v, with_step ? "layer+step" : "layer");
+    CgKernelDef def;
+    if (!cg_kernel_call(c, &key, ir_op_name(v->op), ps, args, n, n_ptrs, &def)) return false;
+    k->fn = def.fn;
+    k->b = def.b;
+    k->entry = def.entry;
     k->out = LLVMGetParam(k->fn, 0);
     for (int j = 0; j < v->n_in; j++) k->in[j] = LLVMGetParam(k->fn, (unsigned)j + 1);
     k->batch = LLVMGetParam(k->fn, (unsigned)n_ptrs);
     if (with_step) k->step = LLVMGetParam(k->fn, (unsigned)n_ptrs + 1);
+    return true;
 }
 
 static void lk_end(LK *k) {
-    LLVMBuildRetVoid(k->b);
-    LLVMDisposeBuilder(k->b);
+    CgKernelDef def = {k->fn, k->entry, k->b};
+    cg_kernel_done(&def);
 }
 
 /* ---- n-d loops with per-operand strides ----------------------------------- */
@@ -224,7 +237,7 @@ static bool shared_matrix(IrShape s, int nb) {
     return true;
 }
 
-/* Batched MATMUL: one cblas_sgemm per leading index, or a single one when
+/* Batched MATMUL: one aairt_sgemm per leading index, or a single one when
  * the batch folds into the rows (a's rows are contiguous across the batch
  * and b is shared) or, for a batch-summed A^T B, into the inner dimension. */
 static void emit_bmm(LK *k) {
@@ -348,8 +361,8 @@ static void emit_im2col(LK *k, bool col2im) {
     LLVMValueRef ci = iadd(k, cbase, kj);
     if (!col2im) store(k, col, ci, sel(k, ok, load(k, x, xi), fconst(k, 0)));
     else accum(k, x, xi, sel(k, ok, load(k, col, ci), fconst(k, 0)));
-    loop_end(k, &lj);
-    loop_end(k, &li);
+    window_loop_end(k, &lj);
+    window_loop_end(k, &li);
     loop_end(k, &lc);
     loop_end(k, &lw);
     loop_end(k, &lh);
@@ -406,8 +419,8 @@ static void emit_pool(LK *k, bool grad) {
         LLVMBuildStore(k->b, sel(k, better, xv, cur), acc);
         LLVMBuildStore(k->b, sel(k, better, xi, LLVMBuildLoad2(k->b, i64, arg, "")), arg);
     }
-    loop_end(k, &lj);
-    loop_end(k, &li);
+    window_loop_end(k, &lj);
+    window_loop_end(k, &li);
     if (!grad) {
         LLVMValueRef r = LLVMBuildLoad2(k->b, f32, acc, "");
         store(k, k->out, yi, avg ? fmul(k, r, inv) : r);
@@ -604,7 +617,7 @@ static void emit_reduce_max(LK *k, bool grad) {
 
 void cg_emit_layer(CgCtx *c, const IrValue *v) {
     LK k;
-    lk_begin(c, &k, v, v->op == IR_OP_DROPOUT);
+    if (!lk_begin(c, &k, v, v->op == IR_OP_DROPOUT)) return; /* an earlier value's kernel does it */
     switch (v->op) {
     case IR_OP_MATMUL: emit_bmm(&k); break;
     case IR_OP_IM2COL: emit_im2col(&k, false); break;

@@ -3,17 +3,24 @@
  * For each IrFunc, one external function `void <prefix>_<entry>(ptr args)`
  * loads the AairtStepArgs fields, computes where every live value lives
  * (from the memory plan), and emits the values in schedule order
- * (codegen_ops.c: one internal kernel function per op, with noalias
- * pointers, inlined by the optimizer). A train entry ends by calling
+ * (codegen_ops.c: a call to an internal kernel function per op, with
+ * noalias pointers). Kernels are keyed by what their code depends on and
+ * shared by every call with the same key, in all entries, and kept out of
+ * line: the optimizer and the code generator then work on each distinct
+ * kernel once, and an entry stays a short list of calls, whose cost is
+ * nothing next to the kernels' loops. A train entry ends by calling
  * aairt_optimizer_step. The module also defines the AairtModel descriptor.
  * Output is deterministic: fixed module identifier, no paths or times. */
 #include "codegen_llvm.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
@@ -124,6 +131,121 @@ static void add_fn_attr(CgCtx *c, LLVMValueRef fn, const char *name) {
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, kind, 0));
 }
+
+/* ---- shared kernels ------------------------------------------------------ */
+
+void cg_key_add(CgKey *k, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(k->s + k->n, sizeof k->s - k->n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= sizeof k->s - k->n) {
+        k->truncated = true; /* such a kernel is built but never shared */
+        k->n = strlen(k->s);
+        return;
+    }
+    k->n += (size_t)w;
+}
+
+static void key_shape(CgKey *k, IrShape s) {
+    cg_key_add(k, "[");
+    for (int i = 0; i < s.rank; i++)
+        cg_key_add(k, i ? ",%lld" : "%lld", (long long)s.dims[i]);
+    cg_key_add(k, "]");
+}
+
+/* Floats as exact hex (%a), so distinct attributes never print alike. */
+void cg_key_value(CgKey *k, const CgCtx *c, const IrValue *v, const char *builder) {
+    k->n = 0;
+    k->s[0] = '\0';
+    k->truncated = false;
+    cg_key_add(k, "%s %s fn%d dt%d out", builder, ir_op_name(v->op), (int)v->attr.fn, (int)v->dtype);
+    key_shape(k, v->shape);
+    for (int j = 0; j < v->n_in; j++) {
+        const IrValue *in = v->in[j];
+        if (c->ptrs[in->id]) cg_key_add(k, " in");
+        else cg_key_add(k, " imm%a", in->attr.f[0]);
+        key_shape(k, in->shape);
+    }
+    const IrAttrs *a = &v->attr;
+    cg_key_add(k, " i%lld,%lld,%lld,%lld f%a,%a,%a,%a shape", (long long)a->i[0], (long long)a->i[1],
+               (long long)a->i[2], (long long)a->i[3], a->f[0], a->f[1], a->f[2], a->f[3]);
+    key_shape(k, a->shape);
+    /* the parameter itself lives in memory (an argument); only its size shapes code */
+    if (a->param) cg_key_add(k, " param%lld", (long long)a->param->size);
+}
+
+/* FNV-1a: a stable hash, so kernel names do not depend on the run. */
+static uint64_t key_hash(const CgKey *k) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < k->n; i++) h = (h ^ (unsigned char)k->s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static LLVMValueRef kernel_find(const CgCtx *c, const CgKey *key, uint64_t h) {
+    for (size_t i = 0; i < c->n_kernels; i++)
+        if (c->kernels[i].hash == h && strcmp(c->kernels[i].key, key->s) == 0) return c->kernels[i].fn;
+    return NULL;
+}
+
+static void kernel_remember(CgCtx *c, const CgKey *key, uint64_t h, LLVMValueRef fn) {
+    if (c->n_kernels == c->cap_kernels) {
+        size_t cap = c->cap_kernels ? 2 * c->cap_kernels : 64;
+        CgKernel *grown = realloc(c->kernels, cap * sizeof *grown);
+        if (!grown) return; /* out of memory: the kernel is just not shared */
+        c->kernels = grown;
+        c->cap_kernels = cap;
+    }
+    char *copy = dup_str(key->s);
+    if (!copy) return;
+    c->kernels[c->n_kernels++] = (CgKernel){h, copy, fn};
+}
+
+static void kernels_free(CgCtx *c) {
+    for (size_t i = 0; i < c->n_kernels; i++) free(c->kernels[i].key);
+    free(c->kernels);
+    c->kernels = NULL;
+    c->n_kernels = c->cap_kernels = 0;
+}
+
+static LLVMValueRef kernel_declare(CgCtx *c, const char *name, LLVMTypeRef fty, int n_ptrs) {
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    add_fn_attr(c, fn, "nounwind");
+    add_fn_attr(c, fn, "noinline");
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    for (int i = 0; i < n_ptrs; i++)
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
+    return fn;
+}
+
+bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
+                    LLVMValueRef *args, int n, int n_ptrs, CgKernelDef *def) {
+    LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, (unsigned)n, 0);
+    uint64_t h = key_hash(key);
+    LLVMValueRef fn = key->truncated ? NULL : kernel_find(c, key, h);
+    bool fresh = fn == NULL;
+    if (fresh) {
+        char name[256];
+        snprintf(name, sizeof name, "%s.%s.%016llx", c->prefix, op, (unsigned long long)h);
+        fn = kernel_declare(c, name, fty, n_ptrs);
+        if (!key->truncated) kernel_remember(c, key, h, fn);
+        def->fn = fn;
+        def->b = LLVMCreateBuilderInContext(c->ctx);
+        def->entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
+        LLVMPositionBuilderAtEnd(def->b, def->entry);
+    }
+    LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n, "");
+    return fresh;
+}
+
+void cg_kernel_done(CgKernelDef *def) {
+    LLVMBuildRetVoid(def->b);
+    LLVMDisposeBuilder(def->b);
+    def->b = NULL;
+}
+
+/* ---- entries -------------------------------------------------------------- */
 
 static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
     char name[256];
@@ -257,6 +379,7 @@ LLVMModuleRef cg_module_build(LLVMContextRef ctx, const IrModule *m, const CgOpt
     for (int k = 0; k < IR_ENTRY_COUNT; k++)
         if (m->funcs[k]) entries[k] = build_entry(&c, m->funcs[k]);
     build_descriptor(&c, entries, o && o->manifest_json ? o->manifest_json : "{}");
+    kernels_free(&c);
     LLVMDisposeBuilder(c.b);
     char *msg = NULL;
     if (LLVMVerifyModule(c.mod, LLVMReturnStatusAction, &msg)) {
@@ -276,7 +399,13 @@ bool cg_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(po, opt_level >= 2);
     LLVMPassBuilderOptionsSetSLPVectorization(po, opt_level >= 2);
-    LLVMPassBuilderOptionsSetLoopUnrolling(po, opt_level >= 2);
+    /* The kernels are memory-bound loops: vectorized, they run as fast
+     * without interleaving or unrolling (measured on the examples' training
+     * and inference), while those multiplied the code and the time spent
+     * optimizing and emitting it several times over. Loops that do gain
+     * from unrolling ask for it (cg_loop_unroll_full). */
+    LLVMPassBuilderOptionsSetLoopInterleaving(po, false);
+    LLVMPassBuilderOptionsSetLoopUnrolling(po, false);
     LLVMErrorRef e = LLVMRunPasses(mod, pipeline, tm, po);
     LLVMDisposePassBuilderOptions(po);
     if (e) {
@@ -384,29 +513,21 @@ LLVMValueRef cg_loop_begin(LLVMBuilderRef b, LLVMValueRef fn, LLVMTypeRef i64,
 void cg_loop_end(LLVMBuilderRef b, LLVMTypeRef i64, CgLoop *l) {
     LLVMValueRef next = LLVMBuildNSWAdd(b, l->i, LLVMConstInt(i64, 1, 0), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
-    LLVMBuildBr(b, l->head);
+    l->back = LLVMBuildBr(b, l->head);
     LLVMValueRef vals[2] = {LLVMConstInt(i64, 0, 0), next};
     LLVMBasicBlockRef bbs[2] = {l->pre, latch};
     LLVMAddIncoming(l->i, vals, bbs, 2);
     LLVMPositionBuilderAtEnd(b, l->exit);
 }
 
-LLVMValueRef cg_kernel_new(CgCtx *c, const char *name, LLVMTypeRef *ps,
-                           LLVMValueRef *args, int n, int n_ptrs,
-                           LLVMBuilderRef *builder, LLVMBasicBlockRef *entry) {
-    LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, (unsigned)n, 0);
-    LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
-    for (int i = 0; i < n_ptrs; i++)
-        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1,
-                                LLVMCreateEnumAttribute(c->ctx, noalias, 0));
-    LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n, "");
-    *builder = LLVMCreateBuilderInContext(c->ctx);
-    *entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
-    LLVMPositionBuilderAtEnd(*builder, *entry);
-    return fn;
+void cg_loop_unroll_full(CgLoop *l) {
+    LLVMContextRef ctx = LLVMGetTypeContext(LLVMTypeOf(l->i));
+    LLVMMetadataRef self = LLVMTemporaryMDNode(ctx, NULL, 0);
+    LLVMMetadataRef hint = LLVMMDStringInContext2(ctx, "llvm.loop.unroll.full", 21);
+    LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(ctx, &hint, 1)};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(ctx, ops, 2);
+    /* a loop ID's first operand is the ID itself; closing the cycle makes it distinct */
+    LLVMMetadataReplaceAllUsesWith(self, id);
+    unsigned kind = LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9);
+    LLVMSetMetadata(l->back, kind, LLVMMetadataAsValue(ctx, id));
 }

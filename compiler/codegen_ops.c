@@ -1,16 +1,16 @@
 /* codegen_ops.c - one generated kernel per IR op.
  *
- * Each live value becomes an internal function `<prefix>.<entry>.v<id>.<op>`
- * taking (out, inputs in memory..., batch) with every pointer `noalias`
- * (the memory plan never lets an op's output overlap its inputs), called
- * once from the entry point and inlined by the optimizer, which keeps the
- * aliasing facts as scoped metadata so the loop vectorizer can use them.
+ * Each live value becomes a call to an internal function
+ * `<prefix>.<op>.<hash>` taking (out, inputs in memory..., batch) with
+ * every pointer `noalias` (the memory plan never lets an op's output
+ * overlap its inputs), so the loop vectorizer needs no runtime checks.
+ * Values whose kernels would be identical (cg_key_value) share one.
  * Kernels are simple counted loops over i64 indices. Elementwise ops walk
  * an n-d iteration space with per-operand strides (0 on broadcast axes),
  * after dropping size-1 axes and merging neighbours with the same
  * broadcast pattern, so the common cases are one flat loop. Float math
  * uses only the `contract` fast-math flag. Matrix products call
- * cblas_sgemm. */
+ * aairt_sgemm (runtime/src/blas.c). */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -593,7 +593,9 @@ static void emit_matmul(CgCtx *c, const IrValue *v) {
 
 /* ---- kernels ------------------------------------------------------------ */
 
-static void kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
+/* Calls v's kernel; returns true, with *k ready to build the body, when
+ * that kernel is new (no earlier value had the same key). */
+static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
     memset(k, 0, sizeof *k);
     k->c = c;
     k->v = v;
@@ -609,11 +611,15 @@ static void kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
         }
     ps[n] = c->i64;
     args[n++] = c->batch;
-    char name[256];
-    snprintf(name, sizeof name, "%s.%s.v%d.%s", c->prefix, c->f->name, v->id,
-             v->op == IR_OP_UNARY || v->op == IR_OP_UNARY_GRAD ? ir_unary_name(v->attr.fn)
-                                                               : ir_op_name(v->op));
-    k->fn = cg_kernel_new(c, name, ps, args, n, n - 1, &k->b, &k->entry);
+    CgKey key;
+    cg_key_value(&key, c, v, "op");
+    const char *op = v->op == IR_OP_UNARY || v->op == IR_OP_UNARY_GRAD ? ir_unary_name(v->attr.fn)
+                                                                       : ir_op_name(v->op);
+    CgKernelDef def;
+    if (!cg_kernel_call(c, &key, op, ps, args, n, n - 1, &def)) return false;
+    k->fn = def.fn;
+    k->b = def.b;
+    k->entry = def.entry;
     int p = 0;
     k->out = LLVMGetParam(k->fn, (unsigned)p++);
     for (int j = 0; j < v->n_in; j++) {
@@ -623,11 +629,12 @@ static void kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
         else k->in[j].imm = LLVMConstReal(c->f32, in->attr.f[0]);
     }
     k->batch = LLVMGetParam(k->fn, (unsigned)p);
+    return true;
 }
 
 static void kern_end(Kern *k) {
-    LLVMBuildRetVoid(k->b);
-    LLVMDisposeBuilder(k->b);
+    CgKernelDef def = {k->fn, k->entry, k->b};
+    cg_kernel_done(&def);
 }
 
 void cg_emit_value(CgCtx *c, const IrValue *v) {
@@ -670,7 +677,7 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
     default: cg_emit_layer(c, v); return; /* codegen_layers.c */
     }
     Kern k;
-    kern_begin(c, &k, v);
+    if (!kern_begin(c, &k, v)) return; /* an earlier value's kernel does it */
     switch (v->op) {
     case IR_OP_ADD: emit_map_inputs(&k, map_add); break;
     case IR_OP_SUB: emit_map_inputs(&k, map_sub); break;
