@@ -330,25 +330,31 @@ static Geom geom_of(const IrValue *v, IrShape x, bool pool) {
 /* IM2COL (col2im = false) and COL2IM: for n, oh, ow, c, ki, kj:
  * col[n, oh OW + ow, (c k + ki) k + kj] <-> x[n, c, ih, iw]. The column
  * matrix is walked in memory order (its rows are long, x is small and
- * stays in cache). */
-static void emit_im2col(LK *k, bool col2im) {
-    const IrValue *v = k->v;
-    IrShape xs = col2im ? v->shape : v->in[0]->shape;
-    Geom g = geom_of(v, xs, false);
-    LLVMValueRef x = col2im ? k->out : k->in[0], col = col2im ? k->in[0] : k->out;
-    if (col2im) fill(k, numel(k, xs), fconst(k, 0));
+ * stays in cache). Output columns whose window lies inside the image
+ * horizontally are a separate loop without the per-element clamp and
+ * select: with LeNet's 5x5 padding 2 on 28x28 that is 24 of 28 columns,
+ * and the checks cost more than the copy. */
+typedef struct Im2col {
+    Geom g;
+    bool col2im;
+    LLVMValueRef x, col, n, oh; /* x: the image, col: the column matrix */
+} Im2col;
+
+/* The columns ow in [from, to) of output row (n, oh); `checked`: iw may
+ * fall outside the image. */
+static void im2col_columns(LK *k, const Im2col *m, int64_t from, int64_t to, bool checked) {
+    if (from >= to) return;
+    const Geom g = m->g;
     LLVMValueRef H = ic(k, g.h), W = ic(k, g.w);
     int64_t cols = g.chans * g.kern * g.kern;
-    LLoop ln, lh, lw, lc, li, lj;
-    LLVMValueRef n = loop_begin(k, &ln, dim(k, xs, 0));
-    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
-    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
-    LLVMValueRef row = iadd(k, imul(k, n, ic(k, g.oh * g.ow)), iadd(k, imul(k, oh, ic(k, g.ow)), ow));
+    LLoop lw, lc, li, lj;
+    LLVMValueRef ow = iadd(k, loop_begin(k, &lw, ic(k, to - from)), ic(k, from));
+    LLVMValueRef row = iadd(k, imul(k, m->n, ic(k, g.oh * g.ow)), iadd(k, imul(k, m->oh, ic(k, g.ow)), ow));
     LLVMValueRef rowbase = imul(k, row, ic(k, cols));
-    LLVMValueRef ih0 = isub(k, imul(k, oh, ic(k, g.stride)), ic(k, g.pad));
+    LLVMValueRef ih0 = isub(k, imul(k, m->oh, ic(k, g.stride)), ic(k, g.pad));
     LLVMValueRef iw0 = isub(k, imul(k, ow, ic(k, g.stride)), ic(k, g.pad));
     LLVMValueRef c = loop_begin(k, &lc, ic(k, g.chans));
-    LLVMValueRef plane = imul(k, iadd(k, imul(k, n, ic(k, g.chans)), c), ic(k, g.h * g.w));
+    LLVMValueRef plane = imul(k, iadd(k, imul(k, m->n, ic(k, g.chans)), c), ic(k, g.h * g.w));
     LLVMValueRef ki = loop_begin(k, &li, ic(k, g.kern));
     LLVMValueRef ih = iadd(k, ih0, imul(k, ki, ic(k, g.dil)));
     LLVMValueRef ih_ok = inside(k, ih, H);
@@ -356,17 +362,98 @@ static void emit_im2col(LK *k, bool col2im) {
     LLVMValueRef cbase = iadd(k, rowbase, imul(k, iadd(k, imul(k, c, ic(k, g.kern)), ki), ic(k, g.kern)));
     LLVMValueRef kj = loop_begin(k, &lj, ic(k, g.kern));
     LLVMValueRef iw = iadd(k, iw0, imul(k, kj, ic(k, g.dil)));
-    LLVMValueRef ok = land(k, ih_ok, inside(k, iw, W));
-    LLVMValueRef xi = iadd(k, xrow, clamp(k, iw, W));
+    LLVMValueRef ok = checked ? land(k, ih_ok, inside(k, iw, W)) : ih_ok;
+    LLVMValueRef xi = iadd(k, xrow, checked ? clamp(k, iw, W) : iw);
     LLVMValueRef ci = iadd(k, cbase, kj);
-    if (!col2im) store(k, col, ci, sel(k, ok, load(k, x, xi), fconst(k, 0)));
-    else accum(k, x, xi, sel(k, ok, load(k, col, ci), fconst(k, 0)));
+    if (!m->col2im) store(k, m->col, ci, sel(k, ok, load(k, m->x, xi), fconst(k, 0)));
+    else accum(k, m->x, xi, sel(k, ok, load(k, m->col, ci), fconst(k, 0)));
     window_loop_end(k, &lj);
     window_loop_end(k, &li);
     loop_end(k, &lc);
     loop_end(k, &lw);
+}
+
+static void emit_im2col(LK *k, bool col2im) {
+    const IrValue *v = k->v;
+    IrShape xs = col2im ? v->shape : v->in[0]->shape;
+    Im2col m = {.g = geom_of(v, xs, false), .col2im = col2im};
+    const Geom g = m.g;
+    m.x = col2im ? k->out : k->in[0];
+    m.col = col2im ? k->in[0] : k->out;
+    if (col2im) fill(k, numel(k, xs), fconst(k, 0));
+    /* inside: iw0 = ow s - pad >= 0 and iw0 + (k - 1) dil <= w - 1 */
+    int64_t lo = (g.pad + g.stride - 1) / g.stride;
+    int64_t last = g.w - 1 + g.pad - (g.kern - 1) * g.dil;
+    int64_t hi = last < 0 ? lo : last / g.stride + 1;
+    lo = lo < g.ow ? lo : g.ow;
+    hi = hi < lo ? lo : hi > g.ow ? g.ow : hi;
+    LLoop ln, lh;
+    m.n = loop_begin(k, &ln, dim(k, xs, 0));
+    m.oh = loop_begin(k, &lh, ic(k, g.oh));
+    im2col_columns(k, &m, 0, lo, true);
+    im2col_columns(k, &m, lo, hi, false);
+    im2col_columns(k, &m, hi, g.ow, true);
     loop_end(k, &lh);
     loop_end(k, &ln);
+}
+
+/* Max pooling whose windows tile the image (stride = kernel, no padding),
+ * LeNet's 2x2/2 and the usual downsampling: no window reaches outside, so
+ * the generic kernel's clamps, selects and running-argmax stack slots go
+ * away and the output-column loop vectorizes. The gradient writes every
+ * input element once (dy at the window's first maximum, as in PyTorch, 0
+ * elsewhere) instead of zero-filling and then accumulating; only the rows
+ * and columns no window covers are zeroed first. */
+static bool pool_tiles(const IrValue *v, Geom g) {
+    return v->attr.i[3] == 0 && g.stride == g.kern && g.pad == 0;
+}
+
+/* The window's maximum and, with arg != NULL, the position of its first
+ * maximum (0 .. kern*kern - 1) as an i64. */
+static LLVMValueRef window_max(LK *k, Geom g, LLVMValueRef x0, LLVMValueRef *arg) {
+    LLVMValueRef m = NULL, a = ic(k, 0);
+    for (int64_t ki = 0; ki < g.kern; ki++)
+        for (int64_t kj = 0; kj < g.kern; kj++) {
+            LLVMValueRef xv = load(k, k->in[0], iadd(k, x0, ic(k, ki * g.w + kj)));
+            if (!m) {
+                m = xv;
+                continue;
+            }
+            LLVMValueRef better = LLVMBuildFCmp(k->b, LLVMRealOGT, xv, m, "");
+            m = sel(k, better, xv, m);
+            if (arg) a = sel(k, better, ic(k, ki * g.kern + kj), a);
+        }
+    if (arg) *arg = a;
+    return m;
+}
+
+static void emit_pool_tiled(LK *k, bool grad) {
+    const IrValue *v = k->v;
+    IrShape xs = v->in[0]->shape;
+    Geom g = geom_of(v, xs, true);
+    if (grad && (g.oh * g.kern != g.h || g.ow * g.kern != g.w)) fill(k, numel(k, xs), fconst(k, 0));
+    LLoop lp, lh, lw;
+    LLVMValueRef p = loop_begin(k, &lp, imul(k, dim(k, xs, 0), ic(k, g.chans)));
+    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
+    LLVMValueRef yrow = imul(k, iadd(k, imul(k, p, ic(k, g.oh)), oh), ic(k, g.ow));
+    LLVMValueRef xrow = imul(k, iadd(k, imul(k, p, ic(k, g.h)), imul(k, oh, ic(k, g.kern))), ic(k, g.w));
+    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
+    LLVMValueRef yi = iadd(k, yrow, ow), x0 = iadd(k, xrow, imul(k, ow, ic(k, g.kern)));
+    LLVMValueRef arg = NULL;
+    LLVMValueRef m = window_max(k, g, x0, grad ? &arg : NULL);
+    if (!grad) {
+        store(k, k->out, yi, m);
+    } else {
+        LLVMValueRef dy = load(k, k->in[1], yi);
+        for (int64_t ki = 0; ki < g.kern; ki++)
+            for (int64_t kj = 0; kj < g.kern; kj++) {
+                LLVMValueRef hit = LLVMBuildICmp(k->b, LLVMIntEQ, arg, ic(k, ki * g.kern + kj), "");
+                store(k, k->out, iadd(k, x0, ic(k, ki * g.w + kj)), sel(k, hit, dy, fconst(k, 0)));
+            }
+    }
+    loop_end(k, &lw);
+    loop_end(k, &lh);
+    loop_end(k, &lp);
 }
 
 /* POOL2D and POOL2D_GRAD over planes (n, c) and output positions. */
@@ -374,6 +461,10 @@ static void emit_pool(LK *k, bool grad) {
     const IrValue *v = k->v;
     IrShape xs = v->in[0]->shape;
     Geom g = geom_of(v, xs, true);
+    if (pool_tiles(v, g)) {
+        emit_pool_tiled(k, grad);
+        return;
+    }
     bool avg = v->attr.i[3] != 0;
     LLVMTypeRef f32 = k->c->f32, i64 = k->c->i64;
     LLVMValueRef x = k->in[0], H = ic(k, g.h), W = ic(k, g.w);

@@ -414,6 +414,7 @@ Test(gradcheck, convolution_and_pooling) {
         {"conv_batch", g_conv, 3, {SH(IR_BATCH, 2, 5, 5), SH(3, 2, 3, 3), SH(3)}, {GC_X, GC_ANY, GC_ANY},
          1 | 1 << 4 | 1 << 8 | 1 << 12, 0, 0},
         {"max_pool", g_pool, 1, {SH(2, 2, 4, 4)}, {GC_ANY}, 2 | 2 << 4, 0, 0},
+        {"max_pool_ragged", g_pool, 1, {SH(1, 2, 5, 7)}, {GC_ANY}, 2 | 2 << 4, 0, 0},
         {"max_pool_pad", g_pool, 1, {SH(1, 2, 5, 5)}, {GC_ANY}, 3 | 2 << 4 | 1 << 8, 0, 0},
         {"avg_pool_pad", g_pool, 1, {SH(1, 2, 5, 5)}, {GC_ANY}, 3 | 2 << 4 | 1 << 8 | 1 << 12, 0, 0},
     };
