@@ -87,11 +87,14 @@ typedef struct AairtModel {
     AairtEntry eval_step;        /* forward and loss: x, y -> out, loss */
 } AairtModel;
 
-/* Sets the number of threads matrix products use (OpenBLAS's pool); n < 1
- * leaves it unchanged. Generated executables apply `--threads N` or
- * AAI_THREADS with it; embedding programs may call it directly. */
+/* Sets the number of threads matrix products use (at most 64): a product
+ * big enough to share is cut into one block of rows or columns per thread,
+ * each a single-threaded OpenBLAS call (runtime/src/blas.c). n < 1 leaves
+ * it unchanged; the default is OPENBLAS_NUM_THREADS, else every online
+ * CPU. Generated executables apply `--threads N` or AAI_THREADS with it;
+ * embedding programs may call it directly, at any time. */
 void aairt_set_threads(int n);
-/* The current matrix-product thread count (loads the BLAS library). */
+/* The current matrix-product thread count. */
 int aairt_get_threads(void);
 
 /* cblas_sgemm (row/column-major and transpose codes as in cblas.h), from

@@ -1,9 +1,9 @@
 /* threads.h - how many threads a model process computes with.
  *
- * Matrix products run on OpenBLAS's pthread pool; everything else is one
- * thread. `--threads N` (any command) and AAI_THREADS set the pool size
- * before the first step; without either, OpenBLAS's own default stands
- * (OPENBLAS_NUM_THREADS, else every core). */
+ * Matrix products are split over the runtime's thread pool (blas.c, each
+ * block a single-threaded OpenBLAS call); everything else is one thread.
+ * `--threads N` (any command) and AAI_THREADS set the count; without
+ * either, OPENBLAS_NUM_THREADS, else every online CPU. */
 #ifndef AAIRT_THREADS_H
 #define AAIRT_THREADS_H
 

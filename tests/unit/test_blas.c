@@ -1,0 +1,171 @@
+/* test_blas.c - aairt_sgemm: the lazily loaded BLAS and its row/column
+ * split over threads (runtime/src/blas.c). A split product must equal a
+ * naive reference and the single-thread product within rounding (OpenBLAS
+ * may pick another micro-kernel for a block's edge, so not bit for bit),
+ * and repeat bit for bit at the same thread count, for every transpose,
+ * shapes that are and are not multiples of the split tile, both split
+ * directions, and sub-matrices (ld > width). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aairt.h"
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+static float *random_floats(size_t n, unsigned seed) {
+    float *x = malloc(n * sizeof *x);
+    cr_assert(x);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+    return x;
+}
+
+typedef struct Case {
+    int m, n, k;
+    bool ta, tb;
+    int pad; /* extra columns in every leading dimension */
+} Case;
+
+/* C = alpha op(A) op(B) + beta C in double, row-major. */
+static void naive(const Case *t, const float *a, int lda, const float *b, int ldb, float *c,
+                  int ldc, float alpha, float beta) {
+    for (int i = 0; i < t->m; i++)
+        for (int j = 0; j < t->n; j++) {
+            double s = 0;
+            for (int p = 0; p < t->k; p++) {
+                double x = t->ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                double y = t->tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                s += x * y;
+            }
+            c[(size_t)i * ldc + j] = (float)(alpha * s + beta * c[(size_t)i * ldc + j]);
+        }
+}
+
+static void check_case(const Case *t) {
+    int lda = (t->ta ? t->m : t->k) + t->pad, ldb = (t->tb ? t->k : t->n) + t->pad;
+    int ldc = t->n + t->pad;
+    size_t na = (size_t)(t->ta ? t->k : t->m) * lda, nb = (size_t)(t->tb ? t->n : t->k) * ldb;
+    size_t nc = (size_t)t->m * ldc;
+    float *a = random_floats(na, 1), *b = random_floats(nb, 2), *c0 = random_floats(nc, 3);
+    float *one = malloc(nc * sizeof *one), *two = malloc(nc * sizeof *two);
+    float *again = malloc(nc * sizeof *again), *ref = malloc(nc * sizeof *ref);
+    cr_assert(one && two && again && ref);
+    memcpy(one, c0, nc * sizeof *one);
+    memcpy(two, c0, nc * sizeof *two);
+    memcpy(again, c0, nc * sizeof *again);
+    memcpy(ref, c0, nc * sizeof *ref);
+    int ta = t->ta ? TRANS : NO_TRANS, tb = t->tb ? TRANS : NO_TRANS;
+    aairt_set_threads(1);
+    aairt_sgemm(ROW_MAJOR, ta, tb, t->m, t->n, t->k, 0.5f, a, lda, b, ldb, 0.25f, one, ldc);
+    aairt_set_threads(3);
+    aairt_sgemm(ROW_MAJOR, ta, tb, t->m, t->n, t->k, 0.5f, a, lda, b, ldb, 0.25f, two, ldc);
+    aairt_sgemm(ROW_MAJOR, ta, tb, t->m, t->n, t->k, 0.5f, a, lda, b, ldb, 0.25f, again, ldc);
+    naive(t, a, lda, b, ldb, ref, ldc, 0.5f, 0.25f);
+    for (size_t i = 0; i < nc; i++) {
+        cr_assert(fabsf(one[i] - two[i]) <= 1e-5f * (1.0f + fabsf(one[i])),
+                  "%dx%dx%d ta=%d tb=%d: element %zu: %g with 1 thread, %g with 3", t->m, t->n,
+                  t->k, t->ta, t->tb, i, one[i], two[i]);
+        cr_assert_eq(memcmp(&two[i], &again[i], sizeof(float)), 0,
+                     "%dx%dx%d: element %zu changed between two runs on 3 threads", t->m, t->n,
+                     t->k, i);
+        cr_assert(fabsf(two[i] - ref[i]) <= 1e-3f * (1.0f + fabsf(ref[i])),
+                  "%dx%dx%d: element %zu is %g, reference %g", t->m, t->n, t->k, i, two[i], ref[i]);
+    }
+    free(a), free(b), free(c0), free(one), free(two), free(again), free(ref);
+}
+
+Test(blas, split_products_equal_single_thread_and_reference) {
+    static const Case cases[] = {
+        {256, 64, 100, false, false, 0},  /* split by rows, tile multiple */
+        {250, 40, 97, false, true, 3},    /* ragged rows, B transposed, padded */
+        {37, 300, 64, true, false, 1},    /* split by columns, A transposed */
+        {64, 129, 80, true, true, 0},     /* columns, both transposed */
+        {33, 33, 200, false, false, 0},   /* barely two tiles */
+        {8, 25, 5000, true, false, 0},    /* too narrow to split */
+        {3, 4, 5, false, false, 0},       /* too small to split */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
+    aairt_set_threads(1);
+}
+
+/* Several caller threads share the pool: one runs split, the others find it
+ * busy and compute alone; every answer must still be right (within the
+ * rounding of a split, as above) and no caller may hang. */
+typedef struct Caller {
+    const float *a, *b;
+    float *c;
+    int m, n, k;
+} Caller;
+
+static void *caller_main(void *arg) {
+    Caller *t = arg;
+    for (int r = 0; r < 20; r++)
+        aairt_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, t->m, t->n, t->k, 1.0f, t->a, t->k, t->b, t->n,
+                    0.0f, t->c, t->n);
+    return NULL;
+}
+
+Test(blas, concurrent_callers_get_right_answers) {
+    enum { M = 128, N = 96, K = 64, CALLERS = 4 };
+    float *a = random_floats((size_t)M * K, 5), *b = random_floats((size_t)K * N, 6);
+    float *want = calloc((size_t)M * N, sizeof *want);
+    cr_assert(want);
+    aairt_set_threads(1);
+    aairt_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, M, N, K, 1.0f, a, K, b, N, 0.0f, want, N);
+    aairt_set_threads(2);
+    pthread_t th[CALLERS];
+    Caller cs[CALLERS];
+    for (int i = 0; i < CALLERS; i++) {
+        cs[i] = (Caller){a, b, calloc((size_t)M * N, sizeof(float)), M, N, K};
+        cr_assert(cs[i].c);
+        cr_assert_eq(pthread_create(&th[i], NULL, caller_main, &cs[i]), 0);
+    }
+    for (int i = 0; i < CALLERS; i++) {
+        pthread_join(th[i], NULL);
+        for (int j = 0; j < M * N; j++)
+            cr_assert(fabsf(cs[i].c[j] - want[j]) <= 1e-5f * (1.0f + fabsf(want[j])),
+                      "caller %d, element %d: %g, want %g", i, j, cs[i].c[j], want[j]);
+        free(cs[i].c);
+    }
+    aairt_set_threads(1);
+    free(a), free(b), free(want);
+}
+
+Test(blas, thread_count_defaults_and_clamps) {
+    aairt_set_threads(0); /* ignored */
+    cr_expect_geq(aairt_get_threads(), 1);
+    aairt_set_threads(1000);
+    cr_expect_eq(aairt_get_threads(), 64);
+    aairt_set_threads(2);
+    cr_expect_eq(aairt_get_threads(), 2);
+}
+
+/* A child forked after the pool started has no workers: its split products
+ * must start their own instead of waiting on the parent's. */
+Test(blas, forked_child_splits_without_hanging) {
+    enum { M = 256, N = 64, K = 64 };
+    float *a = random_floats((size_t)M * K, 7), *b = random_floats((size_t)K * N, 8);
+    float *c = calloc((size_t)M * N, sizeof *c);
+    cr_assert(c);
+    aairt_set_threads(2);
+    aairt_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        alarm(20); /* a hang fails the test instead of stalling it */
+        aairt_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+        _exit(0);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    aairt_set_threads(1);
+    free(a), free(b), free(c);
+}
