@@ -140,7 +140,11 @@ void aairt_set_threads(int n) {
 
 int aairt_get_threads(void) {
     int n = atomic_load(&blas.threads);
-    return n ? n : default_threads();
+    if (n) return n;
+    /* Once: sysconf reads /sys, too slow for every product. A concurrent
+     * aairt_set_threads wins over the default. */
+    int expected = 0, d = default_threads();
+    return atomic_compare_exchange_strong(&blas.threads, &expected, d) ? d : expected;
 }
 
 /* ---- splitting ------------------------------------------------------------- */
