@@ -87,9 +87,11 @@ typedef struct AairtModel {
     AairtEntry eval_step;        /* forward and loss: x, y -> out, loss */
 } AairtModel;
 
-/* Sets the number of threads matrix products use (at most 64): a product
- * big enough to share is cut into one block of rows or columns per thread,
- * each a single-threaded OpenBLAS call (runtime/src/blas.c). n < 1 leaves
+/* Sets the number of threads matrix products and the optimizer update use
+ * (at most 64): a product big enough to share is cut into one block of
+ * rows or columns per thread, each a single-threaded OpenBLAS call
+ * (runtime/src/blas.c), and the update into parameter ranges; the answer
+ * depends on the count, never on which thread ran what. n < 1 leaves
  * it unchanged; the default is OPENBLAS_NUM_THREADS, else every online
  * CPU. Generated executables apply `--threads N` or AAI_THREADS with it;
  * embedding programs may call it directly, at any time. */

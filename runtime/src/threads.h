@@ -1,7 +1,8 @@
 /* threads.h - how many threads a model process computes with.
  *
- * Matrix products are split over the runtime's thread pool (blas.c, each
- * block a single-threaded OpenBLAS call); everything else is one thread.
+ * Matrix products (blas.c, each block a single-threaded OpenBLAS call) and
+ * the optimizer update (optim.c) are split over the runtime's thread pool
+ * (pool.c); the generated kernels run on the calling thread.
  * `--threads N` (any command) and AAI_THREADS set the count; without
  * either, OPENBLAS_NUM_THREADS, else every online CPU. */
 #ifndef AAIRT_THREADS_H

@@ -162,3 +162,50 @@ Test(optim, schedules) {
     cr_expect_eq(aairt_schedule_from_json(j, &s, &err), -1);
     cJSON_Delete(j);
 }
+
+/* Large blocks are updated in ranges on the runtime's threads: every
+ * element is independent, so 1 and 3 threads must agree bit for bit, and
+ * a non-finite value in the last range must still be reported. */
+static void run_steps(AairtOptimizerKind kind, int threads, int64_t n, float *p, float *m) {
+    AairtOptimizerSpec spec;
+    aairt_optimizer_spec_default(&spec, kind);
+    spec.momentum = 0.9f;
+    spec.weight_decay = 0.01f;
+    AairtOptimizer opt;
+    cr_assert_eq(aairt_optimizer_init(&opt, &spec, n, NULL), 0);
+    float *g = malloc((size_t)n * sizeof *g);
+    cr_assert(g);
+    for (int64_t i = 0; i < n; i++) {
+        p[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+        g[i] = (float)((i * 104729) % 997) / 997.0f - 0.5f;
+    }
+    aairt_set_threads(threads);
+    for (int s = 0; s < 3; s++) {
+        aairt_optimizer_step(&opt, p, g, n);
+        cr_assert_eq(opt.nonfinite, 0);
+    }
+    memcpy(m, opt.m, (size_t)n * sizeof *m);
+    g[n - 1] = NAN;
+    aairt_optimizer_step(&opt, p, g, n);
+    cr_expect_neq(opt.nonfinite, 0, "a NaN gradient in the last range goes unnoticed");
+    aairt_set_threads(1);
+    aairt_optimizer_free(&opt);
+    free(g);
+}
+
+Test(optim, threaded_update_is_bitwise_the_serial_one) {
+    enum { N = 100003 };
+    static const AairtOptimizerKind kinds[] = {AAIRT_OPT_SGD, AAIRT_OPT_ADAM, AAIRT_OPT_ADAMW};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        float *p1 = malloc(N * sizeof *p1), *p3 = malloc(N * sizeof *p3);
+        float *m1 = malloc(N * sizeof *m1), *m3 = malloc(N * sizeof *m3);
+        cr_assert(p1 && p3 && m1 && m3);
+        run_steps(kinds[k], 1, N, p1, m1);
+        run_steps(kinds[k], 3, N, p3, m3);
+        cr_expect_eq(memcmp(m1, m3, N * sizeof *m1), 0, "%s: state differs", aairt_optimizer_kind_name(kinds[k]));
+        /* the NaN step poisoned the last element only */
+        cr_expect_eq(memcmp(p1, p3, (N - 1) * sizeof *p1), 0, "%s: parameters differ",
+                     aairt_optimizer_kind_name(kinds[k]));
+        free(p1), free(p3), free(m1), free(m3);
+    }
+}

@@ -1,0 +1,173 @@
+/* pool.c - the runtime's worker threads (see pool.h) and the thread count.
+ *
+ * Workers spin briefly for the next job (a training step hands them out
+ * back to back), then sleep on a condition variable. A job is announced by
+ * one atomic word: a sequence number (high bits) and the number of parts
+ * (low 8 bits), so a worker that wakes late acts on the current job or
+ * none, never on a stale count. This is process-wide state by nature (the
+ * threads are the process's), guarded so that any thread may call in. */
+#include "pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "aairt.h"
+
+enum { SPIN_ROUNDS = 1 << 16 };
+
+typedef struct Pool {
+    pthread_mutex_t busy; /* held by the caller whose job the pool runs */
+    pthread_mutex_t mu;   /* with `wake`: sleeping workers */
+    pthread_cond_t wake;
+    _Atomic uint64_t job;
+    atomic_int sleepers, pending;
+    atomic_int threads;   /* the thread count; 0: not yet set */
+    int workers;          /* started so far */
+    AairtPartFn fn;       /* the job, published by `job` */
+    void *ctx;
+} Pool;
+
+static Pool pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
+                    .wake = PTHREAD_COND_INITIALIZER};
+
+/* ---- thread count ------------------------------------------------------------ */
+
+/* The default: OPENBLAS_NUM_THREADS when set (the knob BLAS users know),
+ * else every online CPU. */
+static int default_threads(void) {
+    const char *env = getenv("OPENBLAS_NUM_THREADS");
+    long n = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > AAIRT_POOL_MAX_THREADS ? AAIRT_POOL_MAX_THREADS : (int)n;
+}
+
+void aairt_set_threads(int n) {
+    if (n < 1) return;
+    atomic_store(&pool.threads, n > AAIRT_POOL_MAX_THREADS ? AAIRT_POOL_MAX_THREADS : n);
+}
+
+int aairt_get_threads(void) {
+    int n = atomic_load(&pool.threads);
+    if (n) return n;
+    /* Once: sysconf reads /sys, too slow for every product. A concurrent
+     * aairt_set_threads wins over the default. */
+    int expected = 0, d = default_threads();
+    return atomic_compare_exchange_strong(&pool.threads, &expected, d) ? d : expected;
+}
+
+/* ---- workers ------------------------------------------------------------------- */
+
+static void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Waits (spinning, then asleep) until the job word moves past `seen`. */
+static uint64_t pool_wait(Pool *p, uint64_t seen) {
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        uint64_t g = atomic_load_explicit(&p->job, memory_order_acquire);
+        if (g != seen) return g;
+        spin_pause();
+    }
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->sleepers, 1);
+    uint64_t g;
+    while ((g = atomic_load(&p->job)) == seen) pthread_cond_wait(&p->wake, &p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
+typedef struct Worker {
+    Pool *pool;
+    int part;      /* the part it runs */
+    uint64_t seen; /* the job word when it was started: it acts on later ones */
+} Worker;
+
+static void *worker_main(void *arg) {
+    Worker self = *(Worker *)arg;
+    free(arg);
+    Pool *p = self.pool;
+    for (uint64_t seen = self.seen;;) {
+        seen = pool_wait(p, seen);
+        if (self.part >= (int)(seen & 0xff)) continue;
+        p->fn(p->ctx, self.part);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+/* A forked child has none of its parent's workers: it starts its own. */
+static void pool_after_fork(void) {
+    pthread_mutex_init(&pool.busy, NULL);
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.pending, 0);
+    pool.workers = 0;
+}
+
+static void pool_watch_forks(void) { pthread_atfork(NULL, NULL, pool_after_fork); }
+
+/* Starts workers up to n - 1; returns how many run. Called with `busy`
+ * held, so by one thread at a time. */
+static int pool_grow(Pool *p, int n) {
+    static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+    if (p->workers < n - 1) pthread_once(&fork_once, pool_watch_forks);
+    while (p->workers < n - 1) {
+        Worker *w = malloc(sizeof *w);
+        pthread_t t;
+        pthread_attr_t attr;
+        if (!w) break;
+        /* `seen` is read here, not by the new thread: the job about to be
+         * handed out may be published before that thread first runs. */
+        *w = (Worker){p, p->workers + 1, atomic_load(&p->job)};
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&t, &attr, worker_main, w);
+        pthread_attr_destroy(&attr);
+        if (rc) { /* fewer threads, same answers */
+            free(w);
+            break;
+        }
+        p->workers++;
+    }
+    return p->workers;
+}
+
+/* Hands parts [1, shared) to the workers, runs part 0, waits. */
+static void pool_share(Pool *p, AairtPartFn fn, void *ctx, int shared) {
+    p->fn = fn;
+    p->ctx = ctx;
+    atomic_store(&p->pending, shared - 1);
+    uint64_t next = ((atomic_load(&p->job) >> 8) + 1) << 8 | (uint64_t)shared;
+    atomic_store(&p->job, next); /* publishes fn and ctx */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+    fn(ctx, 0);
+    for (unsigned i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
+        if (i % 4096 == 4095) sched_yield(); /* a worker lost its core */
+        else spin_pause();
+    }
+}
+
+void aairt_pool_run(AairtPartFn fn, void *ctx, int parts) {
+    int threads = aairt_get_threads();
+    if (parts < 2 || threads < 2 || pthread_mutex_trylock(&pool.busy) != 0) {
+        for (int i = 0; i < parts; i++) fn(ctx, i);
+        return;
+    }
+    int shared = pool_grow(&pool, threads < parts ? threads : parts) + 1;
+    if (shared > parts) shared = parts;
+    if (shared < 2) fn(ctx, 0);
+    else pool_share(&pool, fn, ctx, shared);
+    for (int i = shared; i < parts; i++) fn(ctx, i); /* workers that could not start */
+    pthread_mutex_unlock(&pool.busy);
+}
