@@ -94,7 +94,7 @@ static void gemv_call(CgCtx *c, LLVMValueRef *args, int64_t n, int64_t k) {
     cg_key_add(&key, "gemv n%lld k%lld", (long long)n, (long long)k);
     LLVMTypeRef ps[3] = {c->ptr, c->ptr, c->ptr};
     CgKernelDef def;
-    if (!cg_kernel_call(c, &key, "gemv", ps, args, 3, 3, &def)) return;
+    if (!cg_kernel_call(c, &key, "gemv", ps, args, 3, 3, NULL, &def)) return;
     LLVMValueRef fn = def.fn, out = LLVMGetParam(fn, 0), a = LLVMGetParam(fn, 1), w = LLVMGetParam(fn, 2);
     int64_t blocks = n / GEMV_ROWS;
     if (blocks > 0) dot_rows(c, def.b, fn, out, a, w, 0, blocks, GEMV_ROWS, k);

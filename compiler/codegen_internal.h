@@ -76,11 +76,23 @@ typedef struct CgKernelDef {
  * key>`, and *def is positioned in its empty entry block for the caller to
  * fill and close with cg_kernel_done. Kernels stay out of line so the
  * optimizer and the code generator see each one once, however many calls
- * (and entries) share it. */
+ * (and entries) share it. With `rows` (cg_rows_of), the call may run split
+ * over the batch (cg_call_rows); NULL: a plain call. */
 bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
-                    LLVMValueRef *args, int n, int n_ptrs, CgKernelDef *def);
+                    LLVMValueRef *args, int n, int n_ptrs, const int64_t *rows,
+                    CgKernelDef *def);
 /* Ends the kernel's body with `ret void` and disposes its builder. */
 void cg_kernel_done(CgKernelDef *def);
+
+/* codegen_rows.c. Whether v's kernel may run split over the batch: then
+ * rows[i] is the floats per batch row of its i-th pointer argument (out,
+ * then the inputs in memory), 0 for one every row shares. */
+bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows);
+/* Emits the call kernel(args) (n of them, the batch right after the n_ptrs
+ * pointers) so that at run time, with enough rows and threads, it runs in
+ * parts on the runtime's pool (aairt_pool_run). */
+void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *args, int n,
+                  int n_ptrs, const int64_t *rows);
 
 /* A counted loop `for (i = 0; i < n; i++)` built in the current function;
  * shared by the op kernels (codegen_ops.c) and the layer kernels

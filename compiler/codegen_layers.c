@@ -143,8 +143,12 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     }
     CgKey key;
     cg_key_value(&key, c, v, with_step ? "layer+step" : "layer");
+    int64_t rows[IR_MAX_INPUTS + 1];
+    bool split = cg_rows_of(c, v, rows);
     CgKernelDef def;
-    if (!cg_kernel_call(c, &key, ir_op_name(v->op), ps, args, n, n_ptrs, &def)) return false;
+    if (!cg_kernel_call(c, &key, ir_op_name(v->op), ps, args, n, n_ptrs, split ? rows : NULL,
+                        &def))
+        return false;
     k->fn = def.fn;
     k->b = def.b;
     k->entry = def.entry;

@@ -220,7 +220,8 @@ static LLVMValueRef kernel_declare(CgCtx *c, const char *name, LLVMTypeRef fty, 
 }
 
 bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
-                    LLVMValueRef *args, int n, int n_ptrs, CgKernelDef *def) {
+                    LLVMValueRef *args, int n, int n_ptrs, const int64_t *rows,
+                    CgKernelDef *def) {
     LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, (unsigned)n, 0);
     uint64_t h = key_hash(key);
     LLVMValueRef fn = key->truncated ? NULL : kernel_find(c, key, h);
@@ -235,7 +236,8 @@ bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
         def->entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
         LLVMPositionBuilderAtEnd(def->b, def->entry);
     }
-    LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n, "");
+    if (rows) cg_call_rows(c, fty, fn, args, n, n_ptrs, rows);
+    else LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n, "");
     return fresh;
 }
 

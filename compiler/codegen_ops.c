@@ -615,8 +615,10 @@ static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
     cg_key_value(&key, c, v, "op");
     const char *op = v->op == IR_OP_UNARY || v->op == IR_OP_UNARY_GRAD ? ir_unary_name(v->attr.fn)
                                                                        : ir_op_name(v->op);
+    int64_t rows[IR_MAX_INPUTS + 1];
+    bool split = cg_rows_of(c, v, rows);
     CgKernelDef def;
-    if (!cg_kernel_call(c, &key, op, ps, args, n, n - 1, &def)) return false;
+    if (!cg_kernel_call(c, &key, op, ps, args, n, n - 1, split ? rows : NULL, &def)) return false;
     k->fn = def.fn;
     k->b = def.b;
     k->entry = def.entry;

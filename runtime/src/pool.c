@@ -1,7 +1,11 @@
 /* pool.c - the runtime's worker threads (see pool.h) and the thread count.
  *
  * Workers spin briefly for the next job (a training step hands them out
- * back to back), then sleep on a condition variable. A job is announced by
+ * back to back), then sleep on a condition variable; the caller likewise
+ * spins briefly for the parts to finish, then sleeps until the last one
+ * wakes it. The spins are short (tens of microseconds): on a machine with
+ * more runnable threads than cores a spinning thread steals the core the
+ * thread it waits for needs. A job is announced by
  * one atomic word: a sequence number (high bits) and the number of parts
  * (low 8 bits), so a worker that wakes late acts on the current job or
  * none, never on a stale count. This is process-wide state by nature (the
@@ -9,7 +13,6 @@
 #include "pool.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,12 +20,13 @@
 
 #include "aairt.h"
 
-enum { SPIN_ROUNDS = 1 << 16 };
+enum { SPIN_ROUNDS = 2048 };
 
 typedef struct Pool {
     pthread_mutex_t busy; /* held by the caller whose job the pool runs */
-    pthread_mutex_t mu;   /* with `wake`: sleeping workers */
-    pthread_cond_t wake;
+    pthread_mutex_t mu;   /* with `wake`: sleeping workers; `done`: the caller */
+    pthread_cond_t wake, done;
+    atomic_int caller_sleeps;
     _Atomic uint64_t job;
     atomic_int sleepers, pending;
     atomic_int threads;   /* the thread count; 0: not yet set */
@@ -32,7 +36,7 @@ typedef struct Pool {
 } Pool;
 
 static Pool pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
-                    .wake = PTHREAD_COND_INITIALIZER};
+                    .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 /* ---- thread count ------------------------------------------------------------ */
 
@@ -96,7 +100,11 @@ static void *worker_main(void *arg) {
         seen = pool_wait(p, seen);
         if (self.part >= (int)(seen & 0xff)) continue;
         p->fn(p->ctx, self.part);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeps)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
     return NULL;
 }
@@ -106,6 +114,8 @@ static void pool_after_fork(void) {
     pthread_mutex_init(&pool.busy, NULL);
     pthread_mutex_init(&pool.mu, NULL);
     pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    atomic_store(&pool.caller_sleeps, 0);
     atomic_store(&pool.sleepers, 0);
     atomic_store(&pool.pending, 0);
     pool.workers = 0;
@@ -152,10 +162,18 @@ static void pool_share(Pool *p, AairtPartFn fn, void *ctx, int shared) {
         pthread_mutex_unlock(&p->mu);
     }
     fn(ctx, 0);
-    for (unsigned i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
-        if (i % 4096 == 4095) sched_yield(); /* a worker lost its core */
-        else spin_pause();
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+        spin_pause();
     }
+    /* A worker is slow or lost its core: sleep until the last part ends.
+     * The flag is raised before pending is read again, and the last worker
+     * reads it after its decrement, so one of the two sees the other. */
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->caller_sleeps, 1);
+    while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->mu);
+    atomic_store(&p->caller_sleeps, 0);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void aairt_pool_run(AairtPartFn fn, void *ctx, int parts) {

@@ -149,3 +149,80 @@ Test(layers, dropout_mask) {
     diag_free(diag);
     arena_free(&arena);
 }
+
+/* Row-local kernels (im2col, col2im, pooling and its gradient, element-wise
+ * ops) run split over the batch on the runtime's threads when there is
+ * enough work (compiler/codegen_rows.c). Every element is computed by the
+ * same code either way, so outputs, loss and gradients at 3 threads must
+ * equal those at 1 thread bit for bit. (The graph has no matrix product:
+ * a product split over threads may round differently, test_blas.) */
+enum { SB = 64, SHW = 28 };
+
+typedef struct SplitRun {
+    float *out, *grads, loss;
+} SplitRun;
+
+static SplitRun run_split_block(Jit *j, IrModule *m, const float *params, const float *x,
+                                int threads) {
+    const AairtModel *md = jit_model(j);
+    int64_t np = m->n_param_floats;
+    SplitRun r = {calloc((size_t)SB * 14 * 14, sizeof(float)), calloc((size_t)np, sizeof(float)), 0};
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * SB) + 1,
+                       sizeof(float));
+    float *p = malloc(sizeof(float) * (size_t)np);
+    cr_assert(r.out && r.grads && ar && p);
+    memcpy(p, params, sizeof(float) * (size_t)np);
+    aairt_set_threads(threads);
+    AairtStepArgs pa = {p, NULL, ar, x, NULL, r.out, NULL, NULL, SB};
+    jit_entry(j, IR_ENTRY_PREDICT)(&pa);
+    /* train_step ends with the optimizer update: SGD at rate 0 keeps p */
+    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = np};
+    AairtStepArgs ta = {p, r.grads, ar, x, NULL, NULL, &r.loss, &opt, SB};
+    jit_entry(j, IR_ENTRY_TRAIN)(&ta);
+    aairt_set_threads(1);
+    free(ar);
+    free(p);
+    return r;
+}
+
+/* pool(relu(x + b)), and for training sum(im2col(that)^2): im2col, its
+ * adjoint col2im, the pooling gradient and the element-wise gradients. */
+static IrValue *split_block(IrFunc *f, IrParam *b) {
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(4, (int64_t[]){IR_BATCH, 1, SHW, SHW}), L0);
+    IrValue *h = ir_build_binary(f, IR_OP_ADD, x, ir_build_param(f, b, L0), L0);
+    return ir_pool2d(f, ir_build_unary(f, IR_FN_RELU, h, 0, L0), 2, 2, 0, false, L0);
+}
+
+Test(layers, batch_split_kernels_match_one_thread) {
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "split");
+    IrParam *b = ir_param_new(m, "b", ir_shape2(SHW, SHW), IR_INIT_ZEROS, 1, 1, L0);
+    IrFunc *fp = ir_func_new(m, IR_ENTRY_PREDICT);
+    fp->output = split_block(fp, b);
+    IrFunc *ft = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrAttrs at = {0};
+    at.i[0] = 3; /* kernel 3, stride 1, padding 1, dilation 1 */
+    at.i[1] = 1;
+    at.i[2] = 1;
+    at.i[3] = 1;
+    IrValue *h = split_block(ft, b);
+    IrValue *col = ir_build(ft, IR_OP_IM2COL, &h, 1, &at, L0);
+    ft->loss = ir_build_reduce(ft, IR_OP_SUM, ir_build_unary(ft, IR_FN_SQUARE, col, 0, L0), 0, false, L0);
+    Jit *j = compile(m);
+    int64_t np = m->n_param_floats;
+    float *params = calloc((size_t)np, sizeof(float)), *x = malloc(sizeof(float) * SB * SHW * SHW);
+    cr_assert(params && x);
+    for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.37 * (double)i) * 0.3f;
+    for (int i = 0; i < SB * SHW * SHW; i++) x[i] = (float)cos(0.013 * i);
+    SplitRun one = run_split_block(j, m, params, x, 1), three = run_split_block(j, m, params, x, 3);
+    cr_expect_eq(memcmp(one.out, three.out, sizeof(float) * SB * 14 * 14), 0, "predict differs");
+    cr_expect_eq(memcmp(&one.loss, &three.loss, sizeof(float)), 0, "loss %g vs %g", one.loss, three.loss);
+    cr_expect_eq(memcmp(one.grads, three.grads, sizeof(float) * (size_t)np), 0, "gradients differ");
+    cr_expect_gt(one.loss, 0.0f, "the block computed nothing");
+    free(one.out), free(one.grads), free(three.out), free(three.grads);
+    free(params), free(x);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+}

@@ -1,0 +1,175 @@
+/* codegen_rows.c - kernels split over the batch on the runtime's threads.
+ *
+ * A kernel whose every row of output depends only on the same row of its
+ * inputs (element-wise ops, softmax over the last axis, im2col/col2im,
+ * pooling, transposes that keep the batch axis first) computes rows
+ * [lo, hi) when called with its pointers advanced by lo rows and a batch
+ * of hi - lo. For such a call with enough work, the entry calls
+ * aairt_pool_run with a generated `part` function instead of the kernel:
+ * each part advances the pointers to its rows and calls the same kernel.
+ * Every element is computed by the same code either way, so answers do not
+ * change with the thread count. Reductions over the batch (bias gradients,
+ * losses, batch statistics) are never split. */
+#include "codegen_internal.h"
+
+#include <stdio.h>
+
+/* Below this many output floats a part, a handoff costs more than it saves. */
+enum { ROWS_MIN_FLOATS = 1 << 14 };
+
+/* Floats in one batch row of s: s must be [batch, d1, d2, ...] with no
+ * other batch axis; 0 when it is not batch-major, -1 when it has the batch
+ * elsewhere. */
+static int64_t row_floats(IrShape s) {
+    int64_t n = 1;
+    for (int i = 1; i < s.rank; i++) {
+        if (s.dims[i] == IR_BATCH) return -1;
+        n *= s.dims[i];
+    }
+    return s.rank >= 1 && s.dims[0] == IR_BATCH ? n : 0;
+}
+
+static bool has_batch(IrShape s) {
+    for (int i = 0; i < s.rank; i++)
+        if (s.dims[i] == IR_BATCH) return true;
+    return false;
+}
+
+/* Whether v's op computes each output row from the same input rows. */
+static bool op_is_row_local(const IrValue *v) {
+    switch (v->op) {
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL:
+    case IR_OP_DIV:
+    case IR_OP_UNARY:
+    case IR_OP_UNARY_GRAD:
+    case IR_OP_IM2COL:
+    case IR_OP_COL2IM:
+    case IR_OP_POOL2D:
+    case IR_OP_POOL2D_GRAD: return true;
+    case IR_OP_SOFTMAX:
+    case IR_OP_LOG_SOFTMAX:
+    case IR_OP_SOFTMAX_GRAD: return v->shape.rank >= 2; /* the last axis is not the batch */
+    case IR_OP_TRANSPOSE: return v->attr.shape.rank >= 1 && v->attr.shape.dims[0] == 0;
+    default: return false;
+    }
+}
+
+bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
+    if (!op_is_row_local(v)) return false;
+    int n = 0;
+    rows[n] = row_floats(v->shape);
+    if (rows[n++] <= 0) return false;
+    /* element-wise inputs broadcast right-aligned: one of the output's rank
+     * with the batch first is row-major like the output; anything else
+     * (lower rank, a leading 1) is shared by every row */
+    bool elementwise = v->op == IR_OP_ADD || v->op == IR_OP_SUB || v->op == IR_OP_MUL ||
+                       v->op == IR_OP_DIV || v->op == IR_OP_UNARY || v->op == IR_OP_UNARY_GRAD ||
+                       v->op == IR_OP_SOFTMAX_GRAD;
+    for (int j = 0; j < v->n_in; j++) {
+        const IrValue *in = v->in[j];
+        if (!c->ptrs[in->id]) continue; /* an immediate */
+        IrShape s = in->shape;
+        bool per_row = !elementwise || (s.rank == v->shape.rank && s.dims[0] == IR_BATCH);
+        int64_t r = per_row ? row_floats(s) : 0;
+        if (per_row ? r <= 0 : has_batch(s)) return false;
+        rows[n++] = r;
+    }
+    return true;
+}
+
+/* void <kernel>.rows(ptr ctx, i32 part): ctx holds the call's arguments
+ * and the number of parts; calls the kernel on this part's rows. */
+static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty,
+                                  LLVMTypeRef ctx_ty, int n, int n_ptrs, const int64_t *rows) {
+    char name[300];
+    size_t len = 0;
+    snprintf(name, sizeof name, "%s.rows", LLVMGetValueName2(kernel, &len));
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
+    if (fn) return fn;
+    LLVMTypeRef ps[2] = {c->ptr, c->i32};
+    fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, ps, 2, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    LLVMValueRef ctx = LLVMGetParam(fn, 0);
+    LLVMValueRef part = LLVMBuildSExt(b, LLVMGetParam(fn, 1), c->i64, "");
+    LLVMValueRef field[IR_MAX_INPUTS + 4];
+    for (int i = 0; i <= n; i++) {
+        LLVMTypeRef t = LLVMStructGetTypeAtIndex(ctx_ty, (unsigned)i);
+        field[i] = LLVMBuildLoad2(b, t, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""), "");
+    }
+    LLVMValueRef batch = field[n_ptrs], parts = field[n];
+    LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, batch, part, ""), parts, "lo");
+    LLVMValueRef next = LLVMBuildNSWAdd(b, part, LLVMConstInt(c->i64, 1, 0), "");
+    LLVMValueRef hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, batch, next, ""), parts, "hi");
+    LLVMValueRef args[IR_MAX_INPUTS + 3];
+    for (int i = 0; i < n; i++) args[i] = field[i];
+    for (int i = 0; i < n_ptrs; i++) {
+        if (!rows[i]) continue;
+        LLVMValueRef off = LLVMBuildNSWMul(b, lo, LLVMConstInt(c->i64, (unsigned long long)rows[i], 0), "");
+        args[i] = LLVMBuildInBoundsGEP2(b, c->f32, field[i], &off, 1, "");
+    }
+    args[n_ptrs] = LLVMBuildNSWSub(b, hi, lo, "");
+    LLVMBuildCall2(b, kty, kernel, args, (unsigned)n, "");
+    LLVMBuildRetVoid(b);
+    LLVMDisposeBuilder(b);
+    return fn;
+}
+
+static LLVMValueRef runtime_fn(CgCtx *c, const char *name, LLVMTypeRef ret, LLVMTypeRef *ps, int n) {
+    LLVMTypeRef fty = LLVMFunctionType(ret, ps, (unsigned)n, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
+    return fn ? fn : LLVMAddFunction(c->mod, name, fty);
+}
+
+void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *args, int n,
+                  int n_ptrs, const int64_t *rows) {
+    LLVMBuilderRef b = c->b;
+    /* parts = min(threads, batch * out row / ROWS_MIN_FLOATS, batch) */
+    LLVMTypeRef no_args[1] = {NULL};
+    LLVMTypeRef get_ty = LLVMFunctionType(c->i32, no_args, 0, 0);
+    LLVMValueRef get = runtime_fn(c, "aairt_get_threads", c->i32, no_args, 0);
+    LLVMValueRef threads = LLVMBuildSExt(b, LLVMBuildCall2(b, get_ty, get, NULL, 0, ""), c->i64, "");
+    LLVMValueRef batch = args[n_ptrs];
+    LLVMValueRef work = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, batch, LLVMConstInt(c->i64, (unsigned long long)rows[0], 0), ""),
+                                      LLVMConstInt(c->i64, ROWS_MIN_FLOATS, 0), "");
+    LLVMValueRef parts = threads;
+    parts = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, work, parts, ""), work, parts, "");
+    parts = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, batch, parts, ""), batch, parts, "parts");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
+    LLVMBasicBlockRef split = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows.split");
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows.whole");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows.done");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, parts, LLVMConstInt(c->i64, 2, 0), ""), split, whole);
+
+    LLVMPositionBuilderAtEnd(b, whole);
+    LLVMBuildCall2(b, kty, kernel, args, (unsigned)n, "");
+    LLVMBuildBr(b, done);
+
+    LLVMPositionBuilderAtEnd(b, split);
+    LLVMTypeRef ft[IR_MAX_INPUTS + 4];
+    for (int i = 0; i < n; i++) ft[i] = LLVMTypeOf(args[i]);
+    ft[n] = c->i64;
+    LLVMTypeRef ctx_ty = LLVMStructTypeInContext(c->ctx, ft, (unsigned)n + 1, 0);
+    /* the context lives in the entry block's frame: allocas there are
+     * static, however many split calls the entry makes */
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
+    LLVMBasicBlockRef first = LLVMGetEntryBasicBlock(fn);
+    LLVMValueRef at = LLVMGetFirstInstruction(first);
+    if (at) LLVMPositionBuilderBefore(eb, at);
+    else LLVMPositionBuilderAtEnd(eb, first);
+    LLVMValueRef ctx = LLVMBuildAlloca(eb, ctx_ty, "rows.ctx");
+    LLVMDisposeBuilder(eb);
+    for (int i = 0; i < n; i++) LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""));
+    LLVMBuildStore(b, parts, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)n, ""));
+    LLVMValueRef part_fn = part_function(c, kernel, kty, ctx_ty, n, n_ptrs, rows);
+    LLVMTypeRef run_ps[3] = {c->ptr, c->ptr, c->i32};
+    LLVMTypeRef run_ty = LLVMFunctionType(c->void_t, run_ps, 3, 0);
+    LLVMValueRef run = runtime_fn(c, "aairt_pool_run", c->void_t, run_ps, 3);
+    LLVMValueRef run_args[3] = {part_fn, ctx, LLVMBuildTrunc(b, parts, c->i32, "")};
+    LLVMBuildCall2(b, run_ty, run, run_args, 3, "");
+    LLVMBuildBr(b, done);
+    LLVMPositionBuilderAtEnd(b, done);
+}
