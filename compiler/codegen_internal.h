@@ -90,7 +90,7 @@ void cg_kernel_done(CgKernelDef *def);
 bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows);
 /* Emits the call kernel(args) (n of them, the batch right after the n_ptrs
  * pointers) so that at run time, with enough rows and threads, it runs in
- * parts on the runtime's pool (aairt_pool_run). */
+ * parts on the runtime's threads (aairt_run_rows). */
 void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *args, int n,
                   int n_ptrs, const int64_t *rows);
 

@@ -4,18 +4,16 @@
  * inputs (element-wise ops, softmax over the last axis, im2col/col2im,
  * pooling, transposes that keep the batch axis first) computes rows
  * [lo, hi) when called with its pointers advanced by lo rows and a batch
- * of hi - lo. For such a call with enough work, the entry calls
- * aairt_pool_run with a generated `part` function instead of the kernel:
- * each part advances the pointers to its rows and calls the same kernel.
+ * of hi - lo. For such a call the entry stores the arguments and calls
+ * aairt_run_rows with a generated part function, which advances the
+ * pointers to its rows and calls the kernel; the runtime decides at run
+ * time whether the batch is worth cutting (one call otherwise).
  * Every element is computed by the same code either way, so answers do not
  * change with the thread count. Reductions over the batch (bias gradients,
  * losses, batch statistics) are never split. */
 #include "codegen_internal.h"
 
 #include <stdio.h>
-
-/* Below this many output floats a part, a handoff costs more than it saves. */
-enum { ROWS_MIN_FLOATS = 1 << 14 };
 
 /* Floats in one batch row of s: s must be [batch, d1, d2, ...] with no
  * other batch axis; 0 when it is not batch-major, -1 when it has the batch
@@ -79,8 +77,8 @@ bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
     return true;
 }
 
-/* void <kernel>.rows(ptr ctx, i32 part): ctx holds the call's arguments
- * and the number of parts; calls the kernel on this part's rows. */
+/* void <kernel>.rows(ptr ctx, i64 lo, i64 hi): ctx holds the call's
+ * arguments; calls the kernel on rows [lo, hi). */
 static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty,
                                   LLVMTypeRef ctx_ty, int n, int n_ptrs, const int64_t *rows) {
     char name[300];
@@ -88,28 +86,20 @@ static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty
     snprintf(name, sizeof name, "%s.rows", LLVMGetValueName2(kernel, &len));
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (fn) return fn;
-    LLVMTypeRef ps[2] = {c->ptr, c->i32};
-    fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, ps, 2, 0));
+    LLVMTypeRef ps[3] = {c->ptr, c->i64, c->i64};
+    fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, ps, 3, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-    LLVMValueRef ctx = LLVMGetParam(fn, 0);
-    LLVMValueRef part = LLVMBuildSExt(b, LLVMGetParam(fn, 1), c->i64, "");
-    LLVMValueRef field[IR_MAX_INPUTS + 4];
-    for (int i = 0; i <= n; i++) {
-        LLVMTypeRef t = LLVMStructGetTypeAtIndex(ctx_ty, (unsigned)i);
-        field[i] = LLVMBuildLoad2(b, t, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""), "");
-    }
-    LLVMValueRef batch = field[n_ptrs], parts = field[n];
-    LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, batch, part, ""), parts, "lo");
-    LLVMValueRef next = LLVMBuildNSWAdd(b, part, LLVMConstInt(c->i64, 1, 0), "");
-    LLVMValueRef hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, batch, next, ""), parts, "hi");
+    LLVMValueRef ctx = LLVMGetParam(fn, 0), lo = LLVMGetParam(fn, 1), hi = LLVMGetParam(fn, 2);
     LLVMValueRef args[IR_MAX_INPUTS + 3];
-    for (int i = 0; i < n; i++) args[i] = field[i];
-    for (int i = 0; i < n_ptrs; i++) {
-        if (!rows[i]) continue;
-        LLVMValueRef off = LLVMBuildNSWMul(b, lo, LLVMConstInt(c->i64, (unsigned long long)rows[i], 0), "");
-        args[i] = LLVMBuildInBoundsGEP2(b, c->f32, field[i], &off, 1, "");
+    for (int i = 0; i < n; i++) {
+        LLVMTypeRef t = LLVMStructGetTypeAtIndex(ctx_ty, (unsigned)i);
+        args[i] = LLVMBuildLoad2(b, t, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""), "");
+        if (i < n_ptrs && rows[i]) {
+            LLVMValueRef off = LLVMBuildNSWMul(b, lo, LLVMConstInt(c->i64, (unsigned long long)rows[i], 0), "");
+            args[i] = LLVMBuildInBoundsGEP2(b, c->f32, args[i], &off, 1, "");
+        }
     }
     args[n_ptrs] = LLVMBuildNSWSub(b, hi, lo, "");
     LLVMBuildCall2(b, kty, kernel, args, (unsigned)n, "");
@@ -118,43 +108,15 @@ static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty
     return fn;
 }
 
-static LLVMValueRef runtime_fn(CgCtx *c, const char *name, LLVMTypeRef ret, LLVMTypeRef *ps, int n) {
-    LLVMTypeRef fty = LLVMFunctionType(ret, ps, (unsigned)n, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
-    return fn ? fn : LLVMAddFunction(c->mod, name, fty);
-}
-
 void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *args, int n,
                   int n_ptrs, const int64_t *rows) {
     LLVMBuilderRef b = c->b;
-    /* parts = min(threads, batch * out row / ROWS_MIN_FLOATS, batch) */
-    LLVMTypeRef no_args[1] = {NULL};
-    LLVMTypeRef get_ty = LLVMFunctionType(c->i32, no_args, 0, 0);
-    LLVMValueRef get = runtime_fn(c, "aairt_get_threads", c->i32, no_args, 0);
-    LLVMValueRef threads = LLVMBuildSExt(b, LLVMBuildCall2(b, get_ty, get, NULL, 0, ""), c->i64, "");
-    LLVMValueRef batch = args[n_ptrs];
-    LLVMValueRef work = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, batch, LLVMConstInt(c->i64, (unsigned long long)rows[0], 0), ""),
-                                      LLVMConstInt(c->i64, ROWS_MIN_FLOATS, 0), "");
-    LLVMValueRef parts = threads;
-    parts = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, work, parts, ""), work, parts, "");
-    parts = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, batch, parts, ""), batch, parts, "parts");
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
-    LLVMBasicBlockRef split = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows.split");
-    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows.whole");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows.done");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, parts, LLVMConstInt(c->i64, 2, 0), ""), split, whole);
-
-    LLVMPositionBuilderAtEnd(b, whole);
-    LLVMBuildCall2(b, kty, kernel, args, (unsigned)n, "");
-    LLVMBuildBr(b, done);
-
-    LLVMPositionBuilderAtEnd(b, split);
-    LLVMTypeRef ft[IR_MAX_INPUTS + 4];
+    LLVMTypeRef ft[IR_MAX_INPUTS + 3];
     for (int i = 0; i < n; i++) ft[i] = LLVMTypeOf(args[i]);
-    ft[n] = c->i64;
-    LLVMTypeRef ctx_ty = LLVMStructTypeInContext(c->ctx, ft, (unsigned)n + 1, 0);
+    LLVMTypeRef ctx_ty = LLVMStructTypeInContext(c->ctx, ft, (unsigned)n, 0);
     /* the context lives in the entry block's frame: allocas there are
      * static, however many split calls the entry makes */
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
     LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
     LLVMBasicBlockRef first = LLVMGetEntryBasicBlock(fn);
     LLVMValueRef at = LLVMGetFirstInstruction(first);
@@ -163,13 +125,11 @@ void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *
     LLVMValueRef ctx = LLVMBuildAlloca(eb, ctx_ty, "rows.ctx");
     LLVMDisposeBuilder(eb);
     for (int i = 0; i < n; i++) LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""));
-    LLVMBuildStore(b, parts, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)n, ""));
-    LLVMValueRef part_fn = part_function(c, kernel, kty, ctx_ty, n, n_ptrs, rows);
-    LLVMTypeRef run_ps[3] = {c->ptr, c->ptr, c->i32};
-    LLVMTypeRef run_ty = LLVMFunctionType(c->void_t, run_ps, 3, 0);
-    LLVMValueRef run = runtime_fn(c, "aairt_pool_run", c->void_t, run_ps, 3);
-    LLVMValueRef run_args[3] = {part_fn, ctx, LLVMBuildTrunc(b, parts, c->i32, "")};
-    LLVMBuildCall2(b, run_ty, run, run_args, 3, "");
-    LLVMBuildBr(b, done);
-    LLVMPositionBuilderAtEnd(b, done);
+    LLVMTypeRef run_ps[4] = {c->ptr, c->ptr, c->i64, c->i64};
+    LLVMTypeRef run_ty = LLVMFunctionType(c->void_t, run_ps, 4, 0);
+    LLVMValueRef run = LLVMGetNamedFunction(c->mod, "aairt_run_rows");
+    if (!run) run = LLVMAddFunction(c->mod, "aairt_run_rows", run_ty);
+    LLVMValueRef run_args[4] = {part_function(c, kernel, kty, ctx_ty, n, n_ptrs, rows), ctx,
+                                args[n_ptrs], LLVMConstInt(c->i64, (unsigned long long)rows[0], 0)};
+    LLVMBuildCall2(b, run_ty, run, run_args, 4, "");
 }

@@ -99,6 +99,14 @@ void aairt_set_threads(int n);
 /* The current matrix-product thread count. */
 int aairt_get_threads(void);
 
+/* Runs fn(ctx, lo, hi) over batch rows [0, batch): in one call, or cut
+ * into ranges on the runtime's threads when there are threads to spare
+ * and each range gets at least 16k of the kernel's `row_floats` output
+ * floats a row. Generated code calls it for kernels whose rows are
+ * independent (compiler/codegen_rows.c). */
+typedef void (*AairtRowsFn)(void *ctx, int64_t lo, int64_t hi);
+void aairt_run_rows(AairtRowsFn fn, void *ctx, int64_t batch, int64_t row_floats);
+
 /* cblas_sgemm (row/column-major and transpose codes as in cblas.h), from
  * the BLAS library loaded on the first call (runtime/src/blas.c): a process
  * that never multiplies matrices never pays for loading OpenBLAS.

@@ -189,3 +189,32 @@ void aairt_pool_run(AairtPartFn fn, void *ctx, int parts) {
     for (int i = shared; i < parts; i++) fn(ctx, i); /* workers that could not start */
     pthread_mutex_unlock(&pool.busy);
 }
+
+/* ---- batch rows ----------------------------------------------------------------- */
+
+/* Below this many output floats a part, a handoff costs more than it saves. */
+enum { ROWS_MIN_FLOATS = 1 << 14 };
+
+typedef struct RowsJob {
+    AairtRowsFn fn;
+    void *ctx;
+    int64_t batch;
+    int parts;
+} RowsJob;
+
+static void rows_part(void *ctx, int part) {
+    RowsJob *j = ctx;
+    j->fn(j->ctx, j->batch * part / j->parts, j->batch * (part + 1) / j->parts);
+}
+
+void aairt_run_rows(AairtRowsFn fn, void *ctx, int64_t batch, int64_t row_floats) {
+    int64_t parts = aairt_get_threads(), work = batch * row_floats / ROWS_MIN_FLOATS;
+    if (work < parts) parts = work;
+    if (batch < parts) parts = batch;
+    if (parts < 2) {
+        fn(ctx, 0, batch);
+        return;
+    }
+    RowsJob job = {fn, ctx, batch, (int)parts};
+    aairt_pool_run(rows_part, &job, job.parts);
+}
