@@ -1,8 +1,9 @@
 /* threads.h - how many threads a model process computes with.
  *
- * Matrix products (blas.c, each block a single-threaded OpenBLAS call) and
- * the optimizer update (optim.c) are split over the runtime's thread pool
- * (pool.c); the generated kernels run on the calling thread.
+ * Matrix products (blas.c, each block a single-threaded OpenBLAS call),
+ * the optimizer update (optim.c) and generated kernels with independent
+ * batch rows (aairt_run_rows) are split over the runtime's thread pool
+ * (pool.c); everything else runs on the calling thread.
  * `--threads N` (any command) and AAI_THREADS set the count; without
  * either, OPENBLAS_NUM_THREADS, else every online CPU. */
 #ifndef AAIRT_THREADS_H
