@@ -84,6 +84,11 @@ bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
 /* Ends the kernel's body with `ret void` and disposes its builder. */
 void cg_kernel_done(CgKernelDef *def);
 
+/* An alloca at the top of the function's entry block `entry`: static
+ * stack space however often the code using it runs (promoted to a register
+ * where it can be). */
+LLVMValueRef cg_entry_alloca(CgCtx *c, LLVMBasicBlockRef entry, LLVMTypeRef t, const char *name);
+
 /* codegen_rows.c. Whether v's kernel may run split over the batch: then
  * rows[i] is the floats per batch row of its i-th pointer argument (out,
  * then the inputs in memory), 0 for one every row shares. */

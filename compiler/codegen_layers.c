@@ -475,13 +475,8 @@ static void emit_pool(LK *k, bool grad) {
     LLVMValueRef dy = grad ? k->in[1] : NULL;
     if (grad) fill(k, numel(k, xs), fconst(k, 0));
     /* per-window accumulators live in the entry block (promoted to regs) */
-    LLVMBuilderRef tb = LLVMCreateBuilderInContext(k->c->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(k->entry);
-    if (first) LLVMPositionBuilderBefore(tb, first);
-    else LLVMPositionBuilderAtEnd(tb, k->entry);
-    LLVMValueRef acc = LLVMBuildAlloca(tb, f32, "acc");
-    LLVMValueRef arg = LLVMBuildAlloca(tb, i64, "arg");
-    LLVMDisposeBuilder(tb);
+    LLVMValueRef acc = cg_entry_alloca(k->c, k->entry, f32, "acc");
+    LLVMValueRef arg = cg_entry_alloca(k->c, k->entry, i64, "arg");
     LLVMValueRef inv = fconst(k, 1.0 / (double)(g.kern * g.kern));
     LLoop lp, lh, lw, li, lj;
     LLVMValueRef planes = imul(k, dim(k, xs, 0), ic(k, g.chans));

@@ -241,6 +241,16 @@ bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
     return fresh;
 }
 
+LLVMValueRef cg_entry_alloca(CgCtx *c, LLVMBasicBlockRef entry, LLVMTypeRef t, const char *name) {
+    LLVMBuilderRef tb = LLVMCreateBuilderInContext(c->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first) LLVMPositionBuilderBefore(tb, first);
+    else LLVMPositionBuilderAtEnd(tb, entry);
+    LLVMValueRef a = LLVMBuildAlloca(tb, t, name);
+    LLVMDisposeBuilder(tb);
+    return a;
+}
+
 void cg_kernel_done(CgKernelDef *def) {
     LLVMBuildRetVoid(def->b);
     LLVMDisposeBuilder(def->b);

@@ -96,12 +96,7 @@ static void st(Kern *k, LLVMValueRef ptr, LLVMValueRef idx, LLVMValueRef val) {
 
 /* A stack variable in the kernel's entry block (promoted to a register). */
 static LLVMValueRef var_new(Kern *k, LLVMTypeRef t, LLVMValueRef init) {
-    LLVMBuilderRef tb = LLVMCreateBuilderInContext(k->c->ctx);
-    LLVMValueRef first = LLVMGetFirstInstruction(k->entry);
-    if (first) LLVMPositionBuilderBefore(tb, first);
-    else LLVMPositionBuilderAtEnd(tb, k->entry);
-    LLVMValueRef a = LLVMBuildAlloca(tb, t, "");
-    LLVMDisposeBuilder(tb);
+    LLVMValueRef a = cg_entry_alloca(k->c, k->entry, t, "");
     LLVMBuildStore(k->b, init, a);
     return a;
 }

@@ -15,24 +15,6 @@
 
 #include <stdio.h>
 
-/* Floats in one batch row of s: s must be [batch, d1, d2, ...] with no
- * other batch axis; 0 when it is not batch-major, -1 when it has the batch
- * elsewhere. */
-static int64_t row_floats(IrShape s) {
-    int64_t n = 1;
-    for (int i = 1; i < s.rank; i++) {
-        if (s.dims[i] == IR_BATCH) return -1;
-        n *= s.dims[i];
-    }
-    return s.rank >= 1 && s.dims[0] == IR_BATCH ? n : 0;
-}
-
-static bool has_batch(IrShape s) {
-    for (int i = 0; i < s.rank; i++)
-        if (s.dims[i] == IR_BATCH) return true;
-    return false;
-}
-
 /* Whether v's op computes each output row from the same input rows. */
 static bool op_is_row_local(const IrValue *v) {
     switch (v->op) {
@@ -56,9 +38,11 @@ static bool op_is_row_local(const IrValue *v) {
 
 bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
     if (!op_is_row_local(v)) return false;
+    /* IR_BATCH is only ever dims[0]: a batch-major shape's row is the
+     * product of the other dims */
+    if (!ir_shape_has_batch(v->shape)) return false;
     int n = 0;
-    rows[n] = row_floats(v->shape);
-    if (rows[n++] <= 0) return false;
+    rows[n++] = ir_shape_row_elems(v->shape);
     /* element-wise inputs broadcast right-aligned: one of the output's rank
      * with the batch first is row-major like the output; anything else
      * (lower rank, a leading 1) is shared by every row */
@@ -69,10 +53,10 @@ bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
         const IrValue *in = v->in[j];
         if (!c->ptrs[in->id]) continue; /* an immediate */
         IrShape s = in->shape;
-        bool per_row = !elementwise || (s.rank == v->shape.rank && s.dims[0] == IR_BATCH);
-        int64_t r = per_row ? row_floats(s) : 0;
-        if (per_row ? r <= 0 : has_batch(s)) return false;
-        rows[n++] = r;
+        bool batch = ir_shape_has_batch(s);
+        bool per_row = elementwise ? s.rank == v->shape.rank && batch : true;
+        if (per_row != batch) return false; /* a batch axis not aligned with the output's */
+        rows[n++] = per_row ? ir_shape_row_elems(s) : 0;
     }
     return true;
 }
@@ -117,13 +101,7 @@ void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *
     /* the context lives in the entry block's frame: allocas there are
      * static, however many split calls the entry makes */
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
-    LLVMBasicBlockRef first = LLVMGetEntryBasicBlock(fn);
-    LLVMValueRef at = LLVMGetFirstInstruction(first);
-    if (at) LLVMPositionBuilderBefore(eb, at);
-    else LLVMPositionBuilderAtEnd(eb, first);
-    LLVMValueRef ctx = LLVMBuildAlloca(eb, ctx_ty, "rows.ctx");
-    LLVMDisposeBuilder(eb);
+    LLVMValueRef ctx = cg_entry_alloca(c, LLVMGetEntryBasicBlock(fn), ctx_ty, "rows.ctx");
     for (int i = 0; i < n; i++) LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""));
     LLVMTypeRef run_ps[4] = {c->ptr, c->ptr, c->i64, c->i64};
     LLVMTypeRef run_ty = LLVMFunctionType(c->void_t, run_ps, 4, 0);
