@@ -156,16 +156,21 @@ static bool emit_object(LLVMTargetMachineRef tm, LLVMModuleRef mod, const char *
     return ok;
 }
 
+/* Baked weights are the host's floats as bytes: the target must agree. */
+static bool same_byte_order(LLVMTargetMachineRef tm) {
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    unsigned one = 1;
+    bool host_little = *(const unsigned char *)&one == 1;
+    bool same = host_little == (LLVMByteOrder(td) == LLVMLittleEndian);
+    LLVMDisposeTargetData(td);
+    return same;
+}
+
 bool cg_embed_compile(const IrModule *m, const CgOptions *o, const EmbedSpec *s,
                       CgOutputKind kind, const char *path, size_t *obj_size, char **err) {
     LLVMTargetMachineRef tm = cg_target_machine_new(o, err);
     if (!tm) return false;
-    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-    unsigned one = 1;
-    bool host_little = *(const unsigned char *)&one == 1;
-    bool target_little = LLVMByteOrder(td) == LLVMLittleEndian;
-    LLVMDisposeTargetData(td);
-    if (s->weights && host_little != target_little) {
+    if (s->weights && !same_byte_order(tm)) {
         fail(err, "cannot bake weights for a target of the other byte order%s", NULL);
         LLVMDisposeTargetMachine(tm);
         return false;
@@ -209,6 +214,62 @@ bool cg_object_size(const IrModule *m, const CgOptions *o, size_t *size, char **
         LLVMDisposeModule(mod);
     }
     LLVMContextDispose(ctx);
+    LLVMDisposeTargetMachine(tm);
+    return ok;
+}
+
+/* The weights global and the AairtBaked record `aai_baked` that exe_main.c
+ * passes to aairt_main_baked: {weights, n_floats, transforms_json, source}. */
+static void build_baked(EmbedCg *g, const char *source) {
+    const EmbedSpec *s = g->s;
+    LLVMValueRef null = LLVMConstPointerNull(g->ptr);
+    LLVMValueRef data = LLVMConstStringInContext2(
+        g->ctx, (const char *)s->weights, (size_t)s->n_param_floats * sizeof(float), 1);
+    LLVMValueRef weights =
+        add_const_global(g, data, "aai_baked.weights", LLVMPrivateLinkage, AAIRT_EMBED_ALIGN);
+    LLVMValueRef tj = null;
+    if (s->transforms_json)
+        tj = add_const_global(g, LLVMConstStringInContext2(g->ctx, s->transforms_json,
+                                                           strlen(s->transforms_json), 0),
+                              "aai_baked.transforms", LLVMPrivateLinkage, 1);
+    LLVMValueRef src = add_const_global(
+        g, LLVMConstStringInContext2(g->ctx, source, strlen(source), 0), "aai_baked.source",
+        LLVMPrivateLinkage, 1);
+    LLVMTypeRef fields[4] = {g->ptr, g->i64, g->ptr, g->ptr};
+    LLVMTypeRef bt = LLVMStructCreateNamed(g->ctx, "AairtBaked");
+    LLVMStructSetBody(bt, fields, 4, 0);
+    LLVMValueRef vals[4] = {weights, LLVMConstInt(g->i64, (unsigned long long)s->n_param_floats, 0),
+                            tj, src};
+    add_const_global(g, LLVMConstNamedStruct(bt, vals, 4), "aai_baked", LLVMExternalLinkage, 8);
+}
+
+bool cg_baked_object(const EmbedSpec *s, const CgOptions *o, const char *source,
+                     const char *path, char **err) {
+    LLVMTargetMachineRef tm = cg_target_machine_new(o, err);
+    if (!tm) return false;
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    bool ok = false;
+    if (!same_byte_order(tm)) {
+        fail(err, "cannot bake weights for a target of the other byte order%s", NULL);
+    } else {
+        EmbedCg g = {0};
+        g.s = s;
+        g.ctx = LLVMContextCreate();
+        g.mod = LLVMModuleCreateWithNameInContext("aai_baked", g.ctx);
+        char *triple = LLVMGetTargetMachineTriple(tm);
+        LLVMSetTarget(g.mod, triple);
+        LLVMDisposeMessage(triple);
+        char *layout = LLVMCopyStringRepOfTargetData(td);
+        LLVMSetDataLayout(g.mod, layout);
+        LLVMDisposeMessage(layout);
+        g.i64 = LLVMInt64TypeInContext(g.ctx);
+        g.ptr = LLVMPointerTypeInContext(g.ctx, 0);
+        build_baked(&g, source);
+        ok = emit_object(tm, g.mod, path, NULL, err);
+        LLVMDisposeModule(g.mod);
+        LLVMContextDispose(g.ctx);
+    }
+    LLVMDisposeTargetData(td);
     LLVMDisposeTargetMachine(tm);
     return ok;
 }

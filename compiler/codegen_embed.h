@@ -23,6 +23,14 @@
 bool cg_embed_compile(const IrModule *m, const CgOptions *o, const EmbedSpec *s,
                       CgOutputKind kind, const char *path, size_t *obj_size, char **err);
 
+/* For an executable built with --weights: an object holding s->weights
+ * (and the fitted transforms) as read-only data plus the AairtBaked record
+ * `aai_baked` (runtime/include/aairt.h) that exe_main.c hands to the CLI.
+ * `source` names the weights file in `./model info`. Returns false with
+ * *err. */
+bool cg_baked_object(const EmbedSpec *s, const CgOptions *o, const char *source,
+                     const char *path, char **err);
+
 /* The object size of the plain (executable) module, for --report. */
 bool cg_object_size(const IrModule *m, const CgOptions *o, size_t *size, char **err);
 

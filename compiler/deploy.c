@@ -13,15 +13,25 @@
 #include "link.h"
 #include "report.h"
 
-bool deploy_embeds(const DeployOptions *o) {
-    return o->header || o->weights || o->prefix || o->train_api || o->shared;
+/* --header, --prefix and --train-api only make sense for the embedding
+ * API; --weights also bakes into a standalone executable. */
+static bool wants_api(const DeployOptions *o) {
+    return o->header || o->prefix || o->train_api || o->shared;
 }
 
-const char *deploy_check_args(const DeployOptions *o, bool object) {
-    if (deploy_embeds(o) && !object && !o->shared)
-        return "--header, --weights, --prefix and --train-api build an embeddable object: "
+bool deploy_embeds(const DeployOptions *o) {
+    return wants_api(o) || (o->weights && o->object);
+}
+
+bool deploy_bakes_executable(const DeployOptions *o) {
+    return o->weights && !deploy_embeds(o);
+}
+
+const char *deploy_check_args(const DeployOptions *o) {
+    if (wants_api(o) && !o->object && !o->shared)
+        return "--header, --prefix and --train-api build an embeddable object: "
                "add -c (or --shared)";
-    if (o->shared && object) return "--shared and -c/--emit exclude each other";
+    if (o->shared && o->object) return "--shared and -c/--emit exclude each other";
     return NULL;
 }
 
@@ -52,6 +62,7 @@ int deploy_prepare(Deploy *d, const DeployOptions *o, const IrModule *m,
         return 1;
     if (!o->report && !o->max_ram && !o->max_code) return 0;
     size_t size = 0;
+    /* Baked executables: the report counts the model's code, not the data. */
     bool ok = deploy_embeds(o) ? cg_embed_compile(m, cg, &d->spec, CG_OUT_OBJ, NULL, &size, &err)
                                : cg_object_size(m, cg, &size, &err);
     if (!ok) {

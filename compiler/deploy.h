@@ -31,6 +31,7 @@ typedef struct DeployOptions {
     int64_t max_code;      /* --max-code BYTES (0: none) */
     bool md;               /* -MD: write a depfile */
     const char *depfile;   /* -MF FILE (default: output + ".d") */
+    bool object;           /* -c or --emit=obj|asm|llvm (set by the driver) */
 } DeployOptions;
 
 typedef struct Deploy {
@@ -43,9 +44,13 @@ typedef struct Deploy {
  * header) rather than the standalone executable. */
 bool deploy_embeds(const DeployOptions *o);
 
-/* Usage checks once the command line is parsed; `object` is -c or
- * --emit=obj|asm|llvm. Returns NULL or a message (static). */
-const char *deploy_check_args(const DeployOptions *o, bool object);
+/* Whether the standalone executable gets the --weights baked in
+ * (cg_baked_object): --weights without -c, --shared or the header options. */
+bool deploy_bakes_executable(const DeployOptions *o);
+
+/* Usage checks once the command line is parsed (o->object set). Returns
+ * NULL or a message (static). */
+const char *deploy_check_args(const DeployOptions *o);
 
 /* Weights, report, budgets. Returns 0, 1 (user error, diagnostics
  * printed) or 3 (internal error, printed). */

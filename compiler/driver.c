@@ -72,8 +72,9 @@ static const char usage_text[] =
     "  --cpu[=]NAME            target CPU (generic, x86-64-v3, znver4, ...;\n"
     "                          default: the host's)\n"
     "  --header FILE           with -c or --shared: write the model's C API\n"
-    "  --weights W.safetensors bake trained weights into the object (checked\n"
-    "                          against the parameter table)\n"
+    "  --weights W.safetensors bake trained weights into the executable (its\n"
+    "                          predict and eval default to them) or, with -c,\n"
+    "                          the object (checked against the parameter table)\n"
     "  --prefix NAME           C API prefix (default: the model name)\n"
     "  --train-api             add PREFIX_train_step to the C API\n"
     "  --shared                build a shared library (lib<prefix>.so) with the\n"
@@ -232,8 +233,8 @@ static int parse_args(int argc, char **argv, Options *o) {
     }
     if (!o->input)
         return usage_error("%s", "no input file");
-    const char *bad = deploy_check_args(
-        &o->deploy, o->emit == EMIT_OBJ || o->emit == EMIT_ASM || o->emit == EMIT_LLVM);
+    o->deploy.object = o->emit == EMIT_OBJ || o->emit == EMIT_ASM || o->emit == EMIT_LLVM;
+    const char *bad = deploy_check_args(&o->deploy);
     if (bad)
         return usage_error("%s", bad);
     return -1;
@@ -291,7 +292,16 @@ static int emit_manifest(const Options *o, const char *manifest) {
 }
 
 /* Object into a temporary file, then the link with libaairt. */
-static int emit_executable(const Options *o, const IrModule *m,
+/* The weights object of a baked executable (cg_baked_object) at
+ * `obj`, named in `./model info` by the file's base name (no directories:
+ * the output must not depend on where the build ran). */
+static bool emit_baked_object(const Options *o, const EmbedSpec *baked, const CgOptions *cg,
+                              const char *obj, char **err) {
+    const char *slash = strrchr(o->deploy.weights, '/');
+    return cg_baked_object(baked, cg, slash ? slash + 1 : o->deploy.weights, obj, err);
+}
+
+static int emit_executable(const Options *o, const IrModule *m, const EmbedSpec *baked,
                            const CgOptions *cg, Timer *timer, char **err) {
     char runtime_dir[PATH_MAX];
     if (!link_find_runtime(runtime_dir, sizeof runtime_dir)) {
@@ -301,21 +311,26 @@ static int emit_executable(const Options *o, const IrModule *m,
         return EXIT_INTERNAL;
     }
     const char *out = o->output ? o->output : m->name;
-    char obj[PATH_MAX];
+    char obj[PATH_MAX], weights_obj[PATH_MAX];
     snprintf(obj, sizeof obj, "%s.%ld.o", out, (long)getpid());
+    snprintf(weights_obj, sizeof weights_obj, "%s.%ld.weights.o", out, (long)getpid());
     int rc = EXIT_OK;
-    if (!cg_compile(m, cg, CG_OUT_OBJ, obj, err)) {
+    if (!cg_compile(m, cg, CG_OUT_OBJ, obj, err) ||
+        (baked && !emit_baked_object(o, baked, cg, weights_obj, err))) {
         rc = EXIT_INTERNAL;
     } else {
         timer_lap(timer, "codegen");
         char link_err[512];
-        if (!link_executable(obj, out, runtime_dir, link_err, sizeof link_err)) {
+        const char *objects[] = {obj, weights_obj};
+        if (!link_executable(objects, baked ? 2 : 1, out, runtime_dir, link_err,
+                             sizeof link_err)) {
             fprintf(stderr, "aaic: error: %s\n", link_err);
             rc = EXIT_INTERNAL;
         }
         timer_lap(timer, "link");
     }
     unlink(obj);
+    if (baked) unlink(weights_obj);
     return rc;
 }
 
@@ -343,7 +358,7 @@ static const char *output_path(const Options *o, const IrModule *m, Arena *a) {
 }
 
 static int emit_code(const Options *o, const IrModule *m, const char *manifest,
-                     Timer *timer);
+                     const EmbedSpec *baked, Timer *timer);
 
 /* The embeddable object or shared library (deploy.c), after the report. */
 static int emit_deploy(const Options *o, const IrModule *m, const SemaProgram *prog,
@@ -358,15 +373,17 @@ static int emit_deploy(const Options *o, const IrModule *m, const SemaProgram *p
         rc = deploy_emit(&dep, m, &cg, kind, o->output);
         timer_lap(timer, "codegen");
     } else if (rc == EXIT_OK) {
-        rc = emit_code(o, m, manifest, timer);
+        const EmbedSpec *baked = deploy_bakes_executable(&o->deploy) ? &dep.spec : NULL;
+        rc = emit_code(o, m, manifest, baked, timer);
     }
     deploy_free(&dep);
     return rc;
 }
 
-/* Codegen and, for executables, the link. */
+/* Codegen and, for executables, the link. `baked`: the weights to bake
+ * into the executable, or NULL. */
 static int emit_code(const Options *o, const IrModule *m, const char *manifest,
-                     Timer *timer) {
+                     const EmbedSpec *baked, Timer *timer) {
     CgOptions cg = cg_options(o, manifest);
     char *err = NULL;
     int rc = EXIT_OK;
@@ -393,7 +410,7 @@ static int emit_code(const Options *o, const IrModule *m, const char *manifest,
         }
         unlink(tmp);
     } else {
-        rc = emit_executable(o, m, &cg, timer, &err);
+        rc = emit_executable(o, m, baked, &cg, timer, &err);
     }
     timer_lap(timer, "codegen");
     if (err)

@@ -71,18 +71,19 @@ static int add_link_libs(char **argv, int argc, char *buf, size_t cap) {
     return argc;
 }
 
-bool link_executable(const char *object, const char *output,
+bool link_executable(const char *const *objects, int n_objects, const char *output,
                      const char *runtime_dir, char *err, size_t err_cap) {
     char tmp[PATH_MAX], main_lib[PATH_MAX], rt_lib[PATH_MAX], libs[512];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
     snprintf(main_lib, sizeof main_lib, "%s/libaairt_main.a", runtime_dir);
     snprintf(rt_lib, sizeof rt_lib, "%s/libaairt.a", runtime_dir);
-    char *argv[32];
+    char *argv[40];
     int argc = 0;
     argv[argc++] = (char *)AAI_LINKER_DRIVER;
     argv[argc++] = (char *)"-o";
     argv[argc++] = tmp;
-    argv[argc++] = (char *)object;
+    for (int i = 0; i < n_objects && i < 8; i++)
+        argv[argc++] = (char *)objects[i];
     argv[argc++] = main_lib;
     argv[argc++] = rt_lib;
     argc = add_link_libs(argv, argc, libs, sizeof libs);
@@ -105,4 +106,32 @@ bool link_executable(const char *object, const char *output,
         return false;
     }
     return true;
+}
+
+bool link_relocatable(const char *const *objects, int n, const char *output,
+                      char *err, size_t err_cap) {
+    const char *ld = getenv("AAI_RELOCATABLE_LD");
+    if (!ld || !*ld)
+        ld = "ld";
+    enum { MAX_OBJECTS = 64 };
+    char *argv[MAX_OBJECTS + 8];
+    int argc = 0;
+    if (n < 1 || n > MAX_OBJECTS) {
+        snprintf(err, err_cap, "internal error: %d objects to combine", n);
+        return false;
+    }
+    argv[argc++] = (char *)ld;
+    argv[argc++] = (char *)"-r";
+    argv[argc++] = (char *)"-o";
+    argv[argc++] = (char *)output;
+    for (int i = 0; i < n; i++)
+        argv[argc++] = (char *)objects[i];
+    argv[argc] = NULL;
+    int status = link_spawn(argv);
+    if (status < 0)
+        snprintf(err, err_cap, "could not run the linker '%s': %s", ld,
+                 strerror(errno));
+    else if (status != 0)
+        snprintf(err, err_cap, "'%s -r' failed (exit status %d)", ld, status);
+    return status == 0;
 }

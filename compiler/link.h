@@ -16,10 +16,18 @@ bool link_find_runtime(char *dir, size_t cap);
 /* Directory of the running aaic executable. */
 bool link_self_dir(char *dir, size_t cap);
 
-/* Links `object` with the runtime into `output`. On failure returns false
- * and writes a one-line reason into err. */
-bool link_executable(const char *object, const char *output,
+/* Links `objects` (at most 8: the model's, then e.g. its baked weights)
+ * with the runtime into `output`. On failure returns false and writes a
+ * one-line reason into err. */
+bool link_executable(const char *const *objects, int n_objects, const char *output,
                      const char *runtime_dir, char *err, size_t err_cap);
+
+/* Combines `n` host object files into the one relocatable object `output`
+ * with `ld -r` (AAI_RELOCATABLE_LD overrides the program), as parallel
+ * code generation (codegen_parallel.c) must for users of a single object.
+ * On failure returns false and writes a one-line reason into err. */
+bool link_relocatable(const char *const *objects, int n, const char *output,
+                      char *err, size_t err_cap);
 
 /* Runs argv[0] with argv (PATH lookup), waits; returns the exit status, or
  * -1 when it could not start. */

@@ -120,6 +120,21 @@ void aairt_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float
  * from their main(). */
 int aairt_main(const AairtModel *model, int argc, char **argv);
 
+/* Weights baked into an executable (`aaic model.aai --weights
+ * W.safetensors -o model`). predict and eval use them when no --weights is
+ * given, in place: they are read-only data of the executable, so nothing
+ * is read from disk or copied, and pages load only as they are touched. */
+typedef struct AairtBaked {
+    const float *weights;        /* n_floats, 64-byte aligned */
+    int64_t n_floats;            /* the model's n_param_floats */
+    const char *transforms_json; /* the fitted transforms, or NULL */
+    const char *source;          /* the file they were baked from (info) */
+} AairtBaked;
+
+/* aairt_main with baked weights; `baked` NULL: none. The main() of
+ * executables passes `aai_baked` when the object defines it. */
+int aairt_main_baked(const AairtModel *model, const AairtBaked *baked, int argc, char **argv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,10 @@
  *   model predict [--weights W] [--input F] [--batch N] [--proba] [--raw]
  *   model info    [--json]
  *
+ * eval and predict read the weights from --weights W, else from the
+ * weights baked into the executable (aaic --weights), else from
+ * <model>.safetensors.
+ *
  * Everything model-specific comes from the descriptor and its manifest.
  * Exit codes: 0 ok, 1 user error (data, weights, run file), 2 usage error,
  * 3 internal error (bad manifest, out of memory), 4 training diverged (a
@@ -37,6 +41,7 @@ enum { EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3, EXIT_DIVERGED = 4, EXIT
 
 typedef struct Cli {
     const AairtModel *model;
+    const AairtBaked *baked; /* weights baked into the executable, or NULL */
     AairtManifest man;
     const char *prog;     /* basename of argv[0] */
     AairtError err;
@@ -143,9 +148,15 @@ static void usage(const Cli *c, FILE *f) {
             "  info     signature, parameters, FLOPs, memory plan (--json: manifest)\n"
             "any command: --threads N (matrix-product threads; or AAI_THREADS)\n"
             "\n"
-            "weights default to %s.safetensors. exit codes: 0 ok, 1 bad input,\n"
-            "2 usage, 3 internal error, 4 training diverged (NaN/Inf).\n",
-            c->prog, c->man.name, aairt_task_name(c->man.task), c->man.name, c->man.name);
+            "exit codes: 0 ok, 1 bad input, 2 usage, 3 internal error,\n"
+            "4 training diverged (NaN/Inf).\n",
+            c->prog, c->man.name, aairt_task_name(c->man.task), c->man.name);
+    if (c->baked)
+        fprintf(f, "eval and predict use the weights baked in from %s unless --weights\n"
+                   "is given; train writes %s.safetensors.\n",
+                c->baked->source ? c->baked->source : "aaic --weights", c->man.name);
+    else
+        fprintf(f, "weights default to %s.safetensors.\n", c->man.name);
 }
 
 static void print_shape(FILE *f, const int64_t *shape, int rank) {
@@ -319,15 +330,35 @@ static int transforms_mismatch(Cli *c, const Loaded *l, const char *path) {
     return 0;
 }
 
-/* Session at `batch` rows with the weights of `path` (or the default). */
+/* The weights of `path`, else the baked ones, else <model>.safetensors,
+ * into a session at `batch` rows. Baked weights are used in place. */
 static int load_weights(Cli *c, const char *path, int64_t batch, Loaded *l) {
     memset(l, 0, sizeof *l);
+    const AairtManifest *m = &c->man;
+    if (!path && c->baked) {
+        const char *from = c->baked->source ? c->baked->source : "baked weights";
+        int rc = 0;
+        if (c->baked->n_floats != m->n_param_floats)
+            rc = fail(c, EXIT_INTERNAL, "%s: %lld baked floats, model %s has %lld", from,
+                      (long long)c->baked->n_floats, m->name, (long long)m->n_param_floats);
+        else if (aairt_session_init_borrowed(&l->s, c->model, m, batch, c->baked->weights,
+                                             &c->err))
+            rc = fail_err(c, EXIT_INTERNAL);
+        else if (c->baked->transforms_json &&
+                 aairt_transforms_from_json(c->baked->transforms_json, &l->features, &l->label,
+                                            &c->err))
+            rc = fail(c, EXIT_INTERNAL, "%s: %s", from, c->err.msg);
+        else if (transforms_mismatch(c, l, from))
+            rc = EXIT_INTERNAL;
+        if (rc) loaded_free(l);
+        return rc;
+    }
     char *def = NULL, *tjson = NULL;
     if (!path && !(path = def = default_weights(c))) return fail(c, EXIT_INTERNAL, "out of memory");
     int rc = 0;
-    if (aairt_session_init(&l->s, c->model, &c->man, batch, 0, &c->err))
+    if (aairt_session_init(&l->s, c->model, m, batch, 0, &c->err))
         rc = fail_err(c, EXIT_INTERNAL);
-    else if (aairt_weights_load(path, &c->man, l->s.params, &tjson, &c->err))
+    else if (aairt_weights_load(path, m, l->s.params, &tjson, &c->err))
         rc = fail_err(c, EXIT_USER);
     else if (tjson && aairt_transforms_from_json(tjson, &l->features, &l->label, &c->err))
         rc = fail(c, EXIT_USER, "%s: %s", path, c->err.msg);
@@ -684,6 +715,8 @@ static void info_text(const Cli *c) {
                 (m->train.optimizer.kind == AAIRT_OPT_SGD ? 2 : 3));
     printf(" (grads + optimizer state)\n");
     info_dataset(m);
+    if (c->baked)
+        printf("weights     baked in from %s\n", c->baked->source ? c->baked->source : "?");
     if (m->train.present) {
         const AairtTrainSpec *t = &m->train;
         printf("train       %s lr %g, %lld epochs, batch %lld, seed %llu",
@@ -715,9 +748,14 @@ static int cmd_info(Cli *c, int argc, char **argv) {
 /* ---- dispatch --------------------------------------------------------- */
 
 int aairt_main(const AairtModel *model, int argc, char **argv) {
+    return aairt_main_baked(model, NULL, argc, argv);
+}
+
+int aairt_main_baked(const AairtModel *model, const AairtBaked *baked, int argc, char **argv) {
     Cli c;
     memset(&c, 0, sizeof c);
     c.model = model;
+    c.baked = baked;
     c.prog = argc > 0 && argv[0] ? argv[0] : "model";
     const char *slash = strrchr(c.prog, '/');
     if (slash) c.prog = slash + 1;

@@ -19,6 +19,7 @@
 #include "trainer.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,17 +29,27 @@
 #include "optim.h"
 #include "rng.h"
 
+/* Zeroed and 64-byte aligned. calloc hands big blocks over as fresh zero
+ * pages without writing them, so a buffer sized for a whole batch costs
+ * page faults only for the part a step touches (a one-row prediction with
+ * a batch-64 session touches a fraction of its arena and x buffer). The
+ * pointer calloc returned sits just below the aligned block. */
 static float *alloc_floats(int64_t n) {
     size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
-    bytes = (bytes + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes);
-    if (p) memset(p, 0, bytes);
-    return p;
+    unsigned char *raw = calloc(1, bytes + 64 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t at = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    ((void **)at)[-1] = raw;
+    return (float *)at;
 }
 
-int aairt_session_init(AairtSession *s, const AairtModel *model,
-                       const AairtManifest *m, int64_t batch, int with_grads,
-                       AairtError *err) {
+static void free_floats(float *p) {
+    if (p) free(((void **)p)[-1]);
+}
+
+static int session_init(AairtSession *s, const AairtModel *model, const AairtManifest *m,
+                        int64_t batch, int with_grads, const float *borrowed,
+                        AairtError *err) {
     memset(s, 0, sizeof *s);
     s->model = model;
     s->manifest = m;
@@ -49,7 +60,8 @@ int aairt_session_init(AairtSession *s, const AairtModel *model,
     int64_t row = model->arena_row_floats > m->arena_row_floats ? model->arena_row_floats
                                                                 : m->arena_row_floats;
     s->arena_floats = stat + row * s->batch;
-    s->params = alloc_floats(m->n_param_floats);
+    s->params_borrowed = borrowed != NULL;
+    s->params = borrowed ? (float *)borrowed : alloc_floats(m->n_param_floats);
     s->grads = with_grads ? alloc_floats(m->n_param_floats) : NULL;
     s->arena = alloc_floats(s->arena_floats);
     s->x = alloc_floats(m->x_width * s->batch);
@@ -63,14 +75,26 @@ int aairt_session_init(AairtSession *s, const AairtModel *model,
     return 0;
 }
 
+int aairt_session_init(AairtSession *s, const AairtModel *model,
+                       const AairtManifest *m, int64_t batch, int with_grads,
+                       AairtError *err) {
+    return session_init(s, model, m, batch, with_grads, NULL, err);
+}
+
+int aairt_session_init_borrowed(AairtSession *s, const AairtModel *model,
+                                const AairtManifest *m, int64_t batch, const float *weights,
+                                AairtError *err) {
+    return session_init(s, model, m, batch, 0, weights, err);
+}
+
 void aairt_session_free(AairtSession *s) {
     if (!s) return;
-    free(s->params);
-    free(s->grads);
-    free(s->arena);
-    free(s->x);
-    free(s->y);
-    free(s->out);
+    if (!s->params_borrowed) free_floats(s->params);
+    free_floats(s->grads);
+    free_floats(s->arena);
+    free_floats(s->x);
+    free_floats(s->y);
+    free_floats(s->out);
     memset(s, 0, sizeof *s);
 }
 

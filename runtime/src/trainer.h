@@ -23,7 +23,8 @@ typedef struct AairtSession {
     const AairtManifest *manifest; /* not owned */
     int64_t batch;                 /* capacity in rows */
     int64_t arena_floats;
-    float *params;                 /* n_param_floats, owned */
+    float *params;                 /* n_param_floats, owned unless borrowed */
+    int params_borrowed;           /* params are the caller's (read-only) */
     float *grads;                  /* n_param_floats, owned; NULL unless training */
     float *arena;                  /* owned */
     float *x, *y, *out;            /* batch buffers, owned */
@@ -35,6 +36,12 @@ typedef struct AairtSession {
 int aairt_session_init(AairtSession *s, const AairtModel *model,
                        const AairtManifest *m, int64_t batch, int with_grads,
                        AairtError *err);
+/* A session for predict and eval_step (no gradients) whose parameters
+ * are `weights` itself, e.g. weights baked into the executable: nothing is
+ * copied, and the session never writes or frees them. */
+int aairt_session_init_borrowed(AairtSession *s, const AairtModel *model,
+                                const AairtManifest *m, int64_t batch, const float *weights,
+                                AairtError *err);
 void aairt_session_free(AairtSession *s);
 
 typedef struct AairtTrainOptions {

@@ -7,6 +7,8 @@
 #  - a regression model (diabetes: label transform inverted) matches too;
 #  - without --weights, with --train-api: load at run time, train steps,
 #    save/load round trip (tests/e2e/embed_train.c);
+#  - `aaic --weights` without -c bakes them into the executable, whose
+#    predict/eval default to them;
 #  - weights that do not fit the model are positioned errors (exit 1).
 . "$(dirname "$0")/lib.sh"
 aaic=$1
@@ -76,6 +78,39 @@ $CC -std=c11 -Wall -Wextra -Werror $inc tests/e2e/embed_train.c "$work/m.o" $lib
 (cd "$work" && ./embed_train iris.safetensors "$src/examples/data/iris.csv") || fail "on-device training"
 "$work/iris" eval --weights "$work/trained.safetensors" > /dev/null || fail "./iris cannot read weights saved by m_save"
 echo "ok: train API"
+
+# Weights baked into a standalone executable: predict and eval default to
+# them (the output is the weights file's, bit for bit, for a classifier and
+# a regression model with a label transform), --weights still overrides,
+# info names them, and a weights file of another model is refused.
+"$aaic" examples/iris.aai --weights "$work/iris.safetensors" -o "$work/iris_baked"
+nm "$work/iris_baked" > "$work/nm_baked.txt"
+nm "$work/iris" > "$work/nm_plain.txt"
+grep -q ' [DdRr] aai_baked$' "$work/nm_baked.txt" || fail "the baked executable has no aai_baked"
+grep -q ' [DdRr] aai_baked$' "$work/nm_plain.txt" && fail "a plain executable defines aai_baked"
+"$work/iris_baked" predict --raw --batch 16 --input "$work/feats.csv" > "$work/baked.txt"
+"$work/iris" predict --raw --batch 16 --weights "$work/iris.safetensors" --input "$work/feats.csv" > "$work/cli.txt"
+cmp "$work/cli.txt" "$work/baked.txt" || fail "the baked executable predicts differently"
+"$work/iris_baked" eval --json > "$work/baked_eval.json"
+"$work/iris" eval --json --weights "$work/iris.safetensors" > "$work/file_eval.json"
+cmp "$work/baked_eval.json" "$work/file_eval.json" || fail "the baked executable evaluates differently"
+"$work/iris" train --quiet --epochs 1 --out "$work/other.safetensors" --metrics "$work/m1.jsonl"
+"$work/iris_baked" predict --raw --batch 16 --weights "$work/other.safetensors" --input "$work/feats.csv" > "$work/o1.txt"
+"$work/iris" predict --raw --batch 16 --weights "$work/other.safetensors" --input "$work/feats.csv" > "$work/o2.txt"
+cmp "$work/o1.txt" "$work/o2.txt" || fail "--weights does not override the baked weights"
+cmp -s "$work/o1.txt" "$work/cli.txt" && fail "1-epoch and 20-epoch weights predict alike: the override test proves nothing"
+"$work/iris_baked" info | grep -q '^weights  *baked in from iris.safetensors$' || fail "info does not name the baked weights"
+"$work/iris_baked" --help | grep -q 'baked in from iris.safetensors' || fail "usage does not mention the baked weights"
+"$aaic" examples/diabetes.aai --weights "$work/d.safetensors" -o "$work/d_baked"
+"$work/d_baked" predict --raw --batch 32 --input "$work/dfeats.csv" | tail -n +2 > "$work/d1.txt"
+"$work/diabetes" predict --raw --batch 32 --weights "$work/d.safetensors" --input "$work/dfeats.csv" | tail -n +2 > "$work/d2.txt"
+cmp "$work/d1.txt" "$work/d2.txt" || fail "baked regression model predicts differently"
+set +e
+"$aaic" examples/breast_cancer.aai --weights "$work/iris.safetensors" -o "$work/x" 2> "$work/err.txt"
+rc=$?
+set -e
+[ $rc -eq 1 ] && [ ! -e "$work/x" ] || fail "baking another model's weights: exit $rc, expected 1 and no output"
+echo "ok: weights baked into the executable"
 
 # Weights of another model: a positioned error at the layer, exit 1.
 set +e

@@ -13,12 +13,13 @@ done
 for d in a b; do
     (cd "$work/$d/tree-$d" &&
      "$aaic" examples/iris.aai -o iris &&
+     "$aaic" examples/iris.aai --weights "$work/w.safetensors" -o iris_baked &&
      "$aaic" -c examples/iris.aai -o iris.o &&
      "$aaic" -c examples/iris.aai --prefix iris --weights "$work/w.safetensors" -o embed.o --header iris.h &&
      "$aaic" --shared examples/iris.aai --prefix iris -o libiris.so &&
      "$aaic" -c --target aarch64-linux-gnu examples/iris.aai -o arm.o)
 done
-for f in iris iris.o embed.o iris.h libiris.so arm.o; do
+for f in iris iris_baked iris.o embed.o iris.h libiris.so arm.o; do
     cmp "$work/a/tree-a/$f" "$work/b/tree-b/$f" || fail "$f differs between two folders"
     if grep -q "tree-a" "$work/a/tree-a/$f"; then fail "$f contains its build folder's path"; fi
 done
