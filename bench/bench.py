@@ -5,7 +5,7 @@ Workloads (README.md "Performance" explains the figures):
   compile     aaic wall time per example (median of 3) and --time-passes
   mlp_infer   examples/fashion_mlp.aai predict: batch-1 latency and batch-256
               throughput (bench/infer_harness.c calls the generated entry) vs
-              torch eager (no_grad) and TorchScript (trace + freeze), same
+              torch eager (no_grad), TorchScript (trace + freeze) and numpy, same
               weights (aai's trained safetensors), same input; max |diff|
   mlp_train   Fashion-MNIST 60k, batch 64, Adam 1e-3, shuffled, 5 epochs:
               seconds of epoch 2 and test accuracy on both sides
@@ -177,11 +177,14 @@ class Bench:
     def infer(self, model, harness, threads, rounds, weights, n_b1=2000, n_big=200):
         """Batch-1 latency and batch-256 throughput of `model` (mlp, cnn):
         aai's generated predict in process (`harness`) against torch eager
-        and TorchScript on the same weights and rows."""
+        and TorchScript (and, for the MLP, numpy) on the same weights and
+        rows."""
         x = self.w("x.f32")
         run([PY, PEER, "mkx", "--rows", "256", "--out", x])
-        per = {t: {k: [] for k in ("aai_b1", "aai_big", "eager_b1", "eager_big", "script_b1",
-                                   "script_big")} for t in threads}
+        keys = ["aai_b1", "aai_big", "eager_b1", "eager_big", "script_b1", "script_big"]
+        if model == "mlp":
+            keys += ["numpy_b1", "numpy_big"]
+        per = {t: {k: [] for k in keys} for t in threads}
         diffs = []
         for r in range(rounds):
             for t in threads:
@@ -195,10 +198,13 @@ class Bench:
                 d = per[t]
                 d["aai_b1"].append(h["b1_latency_us"])
                 d["aai_big"].append(h["big_throughput"])
-                for k in ("eager", "script"):
-                    d[f"{k}_b1"].append(p[f"{k}_b1_latency_us"])
-                    d[f"{k}_big"].append(p[f"{k}_big_throughput"])
+                for k in ("eager", "script", "numpy"):
+                    if f"{k}_b1" in d:
+                        d[f"{k}_b1"].append(p[f"{k}_b1_latency_us"])
+                        d[f"{k}_big"].append(p[f"{k}_big_throughput"])
                 diffs.append(max(p["max_abs_diff"], p["max_abs_diff_b1"]))
+                if p.get("numpy_max_abs_diff", 0) > 1e-4:
+                    raise SystemExit(f"bench: numpy's MLP disagrees with torch by {p['numpy_max_abs_diff']}")
                 log(f"{model}_infer t{t} round {r}: aai {h['b1_latency_us']:.1f} us, "
                     f"{h['big_throughput']:.0f}/s; torch eager {p['eager_b1_latency_us']:.1f} us, "
                     f"{p['eager_big_throughput']:.0f}/s; script {p['script_b1_latency_us']:.1f} us, "
@@ -208,8 +214,12 @@ class Bench:
             d = {k: med(v) for k, v in per[t].items()}
             self.row(w, t, "batch-1 latency (us)", d["aai_b1"], d["eager_b1"], "torch eager", False)
             self.row(w, t, "batch-1 latency (us)", d["aai_b1"], d["script_b1"], "torchscript", False)
+            if "numpy_b1" in d:
+                self.row(w, t, "batch-1 latency (us)", d["aai_b1"], d["numpy_b1"], "numpy", False)
             self.row(w, t, "batch-256 (samples/s)", d["aai_big"], d["eager_big"], "torch eager", True)
             self.row(w, t, "batch-256 (samples/s)", d["aai_big"], d["script_big"], "torchscript", True)
+            if "numpy_big" in d:
+                self.row(w, t, "batch-256 (samples/s)", d["aai_big"], d["numpy_big"], "numpy", True)
             per[t] = d
         self.res[w] = per
         self.res[f"{w}_max_abs_diff"] = max(diffs)

@@ -7,7 +7,8 @@ Subcommands (each prints one JSON object on the last line of stdout):
          [--model mlp|cnn] [--aai-out OUT.f32]
                                        batch-1 latency and batch-R throughput
                                        of torch eager (no_grad) and TorchScript
-                                       (trace + freeze); with --aai-out, the
+                                       (trace + freeze), and for the MLP of
+                                       numpy (BLAS products); with --aai-out, the
                                        max |aai - torch| of the logits
   train  --threads N --epochs E --batch B [--model mlp|cnn]
          [--init W.safetensors]        Fashion-MNIST MLP or LeNet CNN, Adam
@@ -132,6 +133,25 @@ def lenet(torch):
 MODELS = {"mlp": (mlp, (-1, 784)), "cnn": (lenet, (-1, 1, 28, 28))}
 
 
+def numpy_mlp(weights_path):
+    """The MLP in plain numpy (BLAS products plus numpy element-wise ops),
+    weights pre-transposed once, as ../shared/bench/mlp_infer.py does; returns
+    the logits, like aai's predict and the torch model."""
+    w = read_safetensors(weights_path)
+    layers = [(w[f"{n}.weight"].T.copy(), w[f"{n}.bias"].copy()) for n, _, _ in MLP_SIZES]
+
+    def forward(x):
+        h = x
+        for i, (wt, b) in enumerate(layers):
+            h = h @ wt
+            h += b
+            if i + 1 < len(layers):
+                np.maximum(h, 0, out=h)
+        return h
+
+    return forward
+
+
 def load_weights(torch, model, path):
     state = {k: torch.from_numpy(v) for k, v in read_safetensors(path).items()}
     model.load_state_dict(state, strict=True)
@@ -155,6 +175,11 @@ def cmd_infer(a):
         scripted = {b: torch.jit.freeze(torch.jit.trace(model, xb)) for b, xb in ((1, x1), (a.rows, x))}
         ref = model(x).numpy()
         peers = {"eager": lambda xb: model(xb), "script": lambda xb: scripted[xb.shape[0]](xb)}
+        if a.model == "mlp":
+            forward = numpy_mlp(a.weights)
+            xn, x1n = x.numpy(), x1.numpy()
+            res["numpy_max_abs_diff"] = float(np.abs(forward(xn) - ref).max())
+            peers["numpy"] = lambda xb: forward(x1n if xb is x1 else xn)
         for name, fn in peers.items():
             lat = median(time_calls(lambda: fn(x1), a.n_b1, a.n_b1 // 10 + 1))
             tb = median(time_calls(lambda: fn(x), a.n_big, a.n_big // 10 + 1))
