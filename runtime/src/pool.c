@@ -8,7 +8,13 @@
  * thread it waits for needs. A job is announced by
  * one atomic word: a sequence number (high bits) and the number of parts
  * (low 8 bits), so a worker that wakes late acts on the current job or
- * none, never on a stale count. This is process-wide state by nature (the
+ * none, never on a stale count. Parts are claimed, not assigned: the
+ * caller runs part 0, then claims whatever parts no worker has taken yet,
+ * so a worker that is asleep or lost its core delays a job by at most the
+ * part it already runs (a batch-1 prediction split over two cores is a few
+ * microseconds, less than waking a thread). The claim word carries the
+ * job's sequence number too, so a late worker cannot claim a part of a
+ * job it has not seen announced. This is process-wide state by nature (the
  * threads are the process's), guarded so that any thread may call in. */
 #include "pool.h"
 
@@ -28,6 +34,7 @@ typedef struct Pool {
     pthread_cond_t wake, done;
     atomic_int caller_sleeps;
     _Atomic uint64_t job;
+    _Atomic uint64_t claim; /* sequence << 8 | the next unclaimed part */
     atomic_int sleepers, pending;
     atomic_int threads;   /* the thread count; 0: not yet set */
     int workers;          /* started so far */
@@ -86,25 +93,41 @@ static uint64_t pool_wait(Pool *p, uint64_t seen) {
     return g;
 }
 
+/* The next unclaimed part of job `job` (its word), or -1 when every part
+ * is taken or a later job has replaced it. */
+static int claim_part(Pool *p, uint64_t job) {
+    uint64_t seq = job >> 8, parts = job & 0xff;
+    uint64_t w = atomic_load(&p->claim);
+    while (w >> 8 == seq && (w & 0xff) < parts)
+        if (atomic_compare_exchange_weak(&p->claim, &w, w + 1)) return (int)(w & 0xff);
+    return -1;
+}
+
+/* Runs the parts of `job` it can claim; fn and ctx are read only after a
+ * claim, which orders them after the caller's stores of this job. */
+static void run_claimed(Pool *p, uint64_t job, int is_caller) {
+    for (int part; (part = claim_part(p, job)) >= 0;) {
+        p->fn(p->ctx, part);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && !is_caller &&
+            atomic_load(&p->caller_sleeps)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
 typedef struct Worker {
     Pool *pool;
-    int part;      /* the part it runs */
     uint64_t seen; /* the job word when it was started: it acts on later ones */
 } Worker;
 
 static void *worker_main(void *arg) {
     Worker self = *(Worker *)arg;
     free(arg);
-    Pool *p = self.pool;
     for (uint64_t seen = self.seen;;) {
-        seen = pool_wait(p, seen);
-        if (self.part >= (int)(seen & 0xff)) continue;
-        p->fn(p->ctx, self.part);
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeps)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_broadcast(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        seen = pool_wait(self.pool, seen);
+        run_claimed(self.pool, seen, 0);
     }
     return NULL;
 }
@@ -135,7 +158,7 @@ static int pool_grow(Pool *p, int n) {
         if (!w) break;
         /* `seen` is read here, not by the new thread: the job about to be
          * handed out may be published before that thread first runs. */
-        *w = (Worker){p, p->workers + 1, atomic_load(&p->job)};
+        *w = (Worker){p, atomic_load(&p->job)};
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         int rc = pthread_create(&t, &attr, worker_main, w);
@@ -149,19 +172,22 @@ static int pool_grow(Pool *p, int n) {
     return p->workers;
 }
 
-/* Hands parts [1, shared) to the workers, runs part 0, waits. */
+/* Offers parts [1, shared) to the workers, runs part 0 and then any part
+ * still unclaimed, waits for the rest. */
 static void pool_share(Pool *p, AairtPartFn fn, void *ctx, int shared) {
     p->fn = fn;
     p->ctx = ctx;
     atomic_store(&p->pending, shared - 1);
-    uint64_t next = ((atomic_load(&p->job) >> 8) + 1) << 8 | (uint64_t)shared;
-    atomic_store(&p->job, next); /* publishes fn and ctx */
+    uint64_t seq = (atomic_load(&p->job) >> 8) + 1, next = seq << 8 | (uint64_t)shared;
+    atomic_store(&p->claim, seq << 8 | 1); /* both publish fn and ctx */
+    atomic_store(&p->job, next);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
     fn(ctx, 0);
+    run_claimed(p, next, 1);
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
         spin_pause();
