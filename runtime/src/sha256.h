@@ -21,6 +21,11 @@ void aairt_sha256_update(AairtSha256 *s, const void *data, size_t n);
 void aairt_sha256_final(AairtSha256 *s, unsigned char digest[32]);
 /* Digest of a buffer as 64 lowercase hex digits and a NUL. */
 void aairt_sha256_hex(const void *data, size_t n, char hex[65]);
+/* The compression function on n_blocks 64-byte blocks: the portable
+ * rounds, and the CPU's SHA instructions (returns 0, doing nothing, when
+ * the CPU has none). aairt_sha256_update picks; exposed for the tests. */
+void aairt_sha256_blocks_portable(uint32_t h[8], const unsigned char *p, size_t n_blocks);
+int aairt_sha256_blocks_accelerated(uint32_t h[8], const unsigned char *p, size_t n_blocks);
 /* Digest of a whole file (streamed). 0, or -1 with err naming the file. */
 int aairt_sha256_file(const char *path, char hex[65], AairtError *err);
 

@@ -30,3 +30,26 @@ Test(sha256, million_a_in_pieces) {
         0xf1, 0x80, 0x9a, 0x48, 0xa4, 0x97, 0x20, 0x0e, 0x04, 0x6d, 0x39, 0xcc, 0xc7, 0x11, 0x2c, 0xd0};
     cr_assert_arr_eq(d, want, 32);
 }
+
+/* The CPU's SHA instructions (where it has them) and the portable rounds
+ * agree on every block, from many starting states. */
+Test(sha256, accelerated_blocks_match_portable) {
+    enum { BLOCKS = 37 };
+    static unsigned char data[64 * BLOCKS];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof data; i++) {
+        x = x * 1103515245u + 12345u;
+        data[i] = (unsigned char)(x >> 24);
+    }
+    uint32_t a[8], b[8];
+    for (int i = 0; i < 8; i++) a[i] = b[i] = 0x9e3779b9u * (uint32_t)(i + 1);
+    aairt_sha256_blocks_portable(a, data, BLOCKS);
+    if (!aairt_sha256_blocks_accelerated(b, data, BLOCKS)) {
+        cr_log_info("no SHA instructions on this CPU: only the portable rounds ran");
+        return;
+    }
+    cr_assert_arr_eq(a, b, sizeof a, "SHA-NI and portable states differ");
+    aairt_sha256_blocks_portable(a, data + 64, 1);
+    aairt_sha256_blocks_accelerated(b, data + 64, 1);
+    cr_assert_arr_eq(a, b, sizeof a, "one more block differs");
+}
