@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/DebugInfo.h>
@@ -26,6 +27,7 @@
 
 #include "aairt.h"
 #include "codegen_internal.h"
+#include "codegen_parallel.h"
 
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;
@@ -44,14 +46,6 @@ static void set_err(char **err, const char *what, const char *detail) {
     size_t n = strlen(what) + (detail ? strlen(detail) : 0) + 3;
     *err = malloc(n);
     if (*err) snprintf(*err, n, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
-}
-
-void cg_init_targets(void) {
-    LLVMInitializeAllTargetInfos();
-    LLVMInitializeAllTargets();
-    LLVMInitializeAllTargetMCs();
-    LLVMInitializeAllAsmPrinters();
-    LLVMInitializeAllAsmParsers();
 }
 
 LLVMTargetMachineRef cg_target_machine_new(const CgOptions *o, char **err) {
@@ -484,8 +478,35 @@ static void lap(FILE *f, double *t0, const char *stage) {
     *t0 = t;
 }
 
-bool cg_compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const char *path,
-                char **err) {
+/* Parallel code generation combines its objects with the host's `ld -r`
+ * (or hands them to the link as they are): host objects in files only. */
+static bool can_split(const CgOptions *o, CgOutputKind kind, const char *path) {
+    return kind == CG_OUT_OBJ && !(o && o->triple) && strcmp(path, "-") != 0;
+}
+
+/* The objects of a parallel compile, `path`.part<i>.o, left for the link
+ * when `keep` is non-NULL, combined into `path` otherwise. */
+static bool compile_parts(LLVMModuleRef mod, const CgOptions *o, int n_parts, const char *path,
+                          CgObjects *keep, char **err) {
+    if (!keep) return cg_parallel_compile(mod, o, n_parts, path, err);
+    const char *paths[CG_MAX_THREADS];
+    for (int i = 0; i < n_parts; i++) {
+        int w = snprintf(keep->path[i], sizeof keep->path[i], "%s.part%d.o", path, i);
+        if (w < 0 || (size_t)w >= sizeof keep->path[i]) {
+            set_err(err, "output path too long", path);
+            return false;
+        }
+        paths[i] = keep->path[i];
+    }
+    keep->n = n_parts;
+    bool ok = cg_parallel_emit(mod, o, n_parts, paths, err);
+    if (!ok) cg_objects_remove(keep);
+    return ok;
+}
+
+/* cg_compile and cg_compile_objects: `keep` as in compile_parts. */
+static bool compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const char *path,
+                    CgObjects *keep, char **err) {
     FILE *tf = o ? o->timing : NULL;
     double t0 = now_ms();
     LLVMTargetMachineRef tm = cg_target_machine_new(o, err);
@@ -495,16 +516,44 @@ bool cg_compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const 
     bool ok = false;
     LLVMModuleRef mod = cg_module_build(ctx, m, o, tm, err);
     lap(tf, &t0, "build");
-    if (mod) {
+    int n_parts = mod && can_split(o, kind, path) ? cg_parallel_parts(mod, o) : 1;
+    if (mod && n_parts > 1) {
+        ok = compile_parts(mod, o, n_parts, path, keep, err);
+        lap(tf, &t0, "opt+emit");
+    } else if (mod) {
         ok = cg_optimize(mod, tm, o ? o->opt_level : 0, err);
         lap(tf, &t0, "opt");
         ok = ok && cg_emit(mod, tm, kind, path, err);
         lap(tf, &t0, "emit");
-        LLVMDisposeModule(mod);
+        if (ok && keep) {
+            keep->n = 1;
+            snprintf(keep->path[0], sizeof keep->path[0], "%s", path);
+        }
     }
+    if (mod) LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);
     LLVMDisposeTargetMachine(tm);
     return ok;
+}
+
+bool cg_compile(const IrModule *m, const CgOptions *o, CgOutputKind kind, const char *path,
+                char **err) {
+    return compile(m, o, kind, path, NULL, err);
+}
+
+bool cg_compile_objects(const IrModule *m, const CgOptions *o, const char *path,
+                        CgObjects *objects, char **err) {
+    objects->n = 0;
+    if (strlen(path) + 1 > sizeof objects->path[0]) {
+        set_err(err, "output path too long", path);
+        return false;
+    }
+    return compile(m, o, CG_OUT_OBJ, path, objects, err);
+}
+
+void cg_objects_remove(CgObjects *objects) {
+    for (int i = 0; i < objects->n; i++) unlink(objects->path[i]);
+    objects->n = 0;
 }
 
 LLVMValueRef cg_loop_begin(LLVMBuilderRef b, LLVMValueRef fn, LLVMTypeRef i64,

@@ -315,21 +315,25 @@ static int emit_executable(const Options *o, const IrModule *m, const EmbedSpec 
     snprintf(obj, sizeof obj, "%s.%ld.o", out, (long)getpid());
     snprintf(weights_obj, sizeof weights_obj, "%s.%ld.weights.o", out, (long)getpid());
     int rc = EXIT_OK;
-    if (!cg_compile(m, cg, CG_OUT_OBJ, obj, err) ||
+    /* The parts of a parallel compile go to the link as they are. */
+    CgObjects parts = {0};
+    if (!cg_compile_objects(m, cg, obj, &parts, err) ||
         (baked && !emit_baked_object(o, baked, cg, weights_obj, err))) {
         rc = EXIT_INTERNAL;
     } else {
         timer_lap(timer, "codegen");
         char link_err[512];
-        const char *objects[] = {obj, weights_obj};
-        if (!link_executable(objects, baked ? 2 : 1, out, runtime_dir, link_err,
-                             sizeof link_err)) {
+        const char *objects[CG_MAX_THREADS + 1];
+        int n = 0;
+        for (int i = 0; i < parts.n; i++) objects[n++] = parts.path[i];
+        if (baked) objects[n++] = weights_obj;
+        if (!link_executable(objects, n, out, runtime_dir, link_err, sizeof link_err)) {
             fprintf(stderr, "aaic: error: %s\n", link_err);
             rc = EXIT_INTERNAL;
         }
         timer_lap(timer, "link");
     }
-    unlink(obj);
+    cg_objects_remove(&parts);
     if (baked) unlink(weights_obj);
     return rc;
 }

@@ -63,11 +63,21 @@ int link_spawn(char *const argv[]) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Splits AAI_LINK_LIBS ("-lopenblas -lyaml ...") into argv entries. */
+/* Splits AAI_LINK_LIBS ("-fuse-ld=lld -lyaml ...") into argv entries,
+ * with the linker for executables, AAI_EXE_FUSE_LD (compiler/CMakeLists.txt:
+ * gold when present, faster to start than lld), in place of its -fuse-ld=. */
 static int add_link_libs(char **argv, int argc, char *buf, size_t cap) {
     snprintf(buf, cap, "%s", AAI_LINK_LIBS);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "))
+#ifdef AAI_EXE_FUSE_LD
+    argv[argc++] = (char *)AAI_EXE_FUSE_LD;
+#endif
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+#ifdef AAI_EXE_FUSE_LD
+        if (strncmp(tok, "-fuse-ld=", 9) == 0)
+            continue;
+#endif
         argv[argc++] = tok;
+    }
     return argc;
 }
 
@@ -77,12 +87,16 @@ bool link_executable(const char *const *objects, int n_objects, const char *outp
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
     snprintf(main_lib, sizeof main_lib, "%s/libaairt_main.a", runtime_dir);
     snprintf(rt_lib, sizeof rt_lib, "%s/libaairt.a", runtime_dir);
-    char *argv[40];
+    char *argv[LINK_MAX_OBJECTS + 32];
     int argc = 0;
+    if (n_objects < 1 || n_objects > LINK_MAX_OBJECTS) {
+        snprintf(err, err_cap, "internal error: %d objects to link", n_objects);
+        return false;
+    }
     argv[argc++] = (char *)AAI_LINKER_DRIVER;
     argv[argc++] = (char *)"-o";
     argv[argc++] = tmp;
-    for (int i = 0; i < n_objects && i < 8; i++)
+    for (int i = 0; i < n_objects; i++)
         argv[argc++] = (char *)objects[i];
     argv[argc++] = main_lib;
     argv[argc++] = rt_lib;
@@ -113,10 +127,9 @@ bool link_relocatable(const char *const *objects, int n, const char *output,
     const char *ld = getenv("AAI_RELOCATABLE_LD");
     if (!ld || !*ld)
         ld = "ld";
-    enum { MAX_OBJECTS = 64 };
-    char *argv[MAX_OBJECTS + 8];
+    char *argv[LINK_MAX_OBJECTS + 8];
     int argc = 0;
-    if (n < 1 || n > MAX_OBJECTS) {
+    if (n < 1 || n > LINK_MAX_OBJECTS) {
         snprintf(err, err_cap, "internal error: %d objects to combine", n);
         return false;
     }

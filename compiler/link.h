@@ -16,7 +16,10 @@ bool link_find_runtime(char *dir, size_t cap);
 /* Directory of the running aaic executable. */
 bool link_self_dir(char *dir, size_t cap);
 
-/* Links `objects` (at most 8: the model's, then e.g. its baked weights)
+enum { LINK_MAX_OBJECTS = 16 }; /* per link_executable / link_relocatable */
+
+/* Links `objects` (at most LINK_MAX_OBJECTS: the model's, e.g. the parts
+ * of cg_compile_objects, then e.g. its baked weights)
  * with the runtime into `output`. On failure returns false and writes a
  * one-line reason into err. */
 bool link_executable(const char *const *objects, int n_objects, const char *output,
