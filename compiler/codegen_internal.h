@@ -122,5 +122,9 @@ void cg_loop_end(LLVMBuilderRef b, LLVMTypeRef i64, CgLoop *l);
  * window (the index arithmetic and clamps fold per tap; these kernels ran
  * 1.5 to 3.5 times slower rolled). */
 void cg_loop_unroll_full(CgLoop *l);
+/* Asks the optimizer to vectorize closed loop l although its count is
+ * small: LLVM leaves loops of fewer than 16 iterations scalar by default
+ * (a pooling row of LeNet has 14 windows). */
+void cg_loop_vectorize(CgLoop *l);
 
 #endif

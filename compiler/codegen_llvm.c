@@ -581,14 +581,23 @@ void cg_loop_end(LLVMBuilderRef b, LLVMTypeRef i64, CgLoop *l) {
     LLVMPositionBuilderAtEnd(b, l->exit);
 }
 
-void cg_loop_unroll_full(CgLoop *l) {
+/* Attaches the loop property `name` (with a true i1 operand when
+ * `flag`) to closed loop l's back edge. */
+static void loop_hint(CgLoop *l, const char *name, bool flag) {
     LLVMContextRef ctx = LLVMGetTypeContext(LLVMTypeOf(l->i));
     LLVMMetadataRef self = LLVMTemporaryMDNode(ctx, NULL, 0);
-    LLVMMetadataRef hint = LLVMMDStringInContext2(ctx, "llvm.loop.unroll.full", 21);
-    LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(ctx, &hint, 1)};
+    LLVMMetadataRef hint[2] = {
+        LLVMMDStringInContext2(ctx, name, strlen(name)),
+        LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(ctx), 1, 0)),
+    };
+    LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(ctx, hint, flag ? 2 : 1)};
     LLVMMetadataRef id = LLVMMDNodeInContext2(ctx, ops, 2);
     /* a loop ID's first operand is the ID itself; closing the cycle makes it distinct */
     LLVMMetadataReplaceAllUsesWith(self, id);
     unsigned kind = LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9);
     LLVMSetMetadata(l->back, kind, LLVMMetadataAsValue(ctx, id));
 }
+
+void cg_loop_unroll_full(CgLoop *l) { loop_hint(l, "llvm.loop.unroll.full", false); }
+
+void cg_loop_vectorize(CgLoop *l) { loop_hint(l, "llvm.loop.vectorize.enable", true); }

@@ -344,11 +344,17 @@ static LLVMValueRef map_ge(Kern *k, LLVMValueRef *x) {
 
 /* ---- reductions ----------------------------------------------------------- */
 
+/* The add may be reassociated: a sum over a contiguous run (a bias
+ * gradient sums batch x pixels per channel) then vectorizes into 8 partial
+ * sums instead of one serial chain. The order still depends only on the
+ * shape, so the answer is the same every run and at any thread count. */
 static void acc_body(Kern *k, void *user, LLVMValueRef *off) {
     (void)user;
     LLVMValueRef p = at(k, k->out, off[0]);
     LLVMValueRef cur = LLVMBuildLoad2(k->b, k->c->f32, p, "");
-    LLVMBuildStore(k->b, fadd(k, cur, ld(k, &k->in[0], off[1])), p);
+    LLVMValueRef sum = fadd(k, cur, ld(k, &k->in[0], off[1]));
+    if (LLVMIsAInstruction(sum)) LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc);
+    LLVMBuildStore(k->b, sum, p);
 }
 
 static uint32_t axes_mask(const IrValue *v, int rank) {

@@ -89,8 +89,9 @@ typedef struct AairtModel {
 
 /* Sets the number of threads matrix products and the optimizer update use
  * (at most 64): a product big enough to share is cut into one block of
- * rows or columns per thread, each a single-threaded OpenBLAS call
- * (runtime/src/blas.c), and the update into parameter ranges; the answer
+ * rows or columns per thread, each a single-threaded product (runtime/src/
+ * blas.c: the skinny shapes of convolutions in libaairt's own kernels,
+ * the rest in OpenBLAS), and the update into parameter ranges; the answer
  * depends on the count, never on which thread ran what. n < 1 leaves
  * it unchanged; the default is OPENBLAS_NUM_THREADS, else every online
  * CPU. Generated executables apply `--threads N` or AAI_THREADS with it;

@@ -15,7 +15,12 @@
  * OpenBLAS runs single-threaded, and a product big enough to share is cut
  * here into one block of C's rows (or columns) per thread, each an
  * independent sgemm, run on the runtime's pool (pool.c). The cut depends
- * only on the shape and the thread count, so the answer does too. */
+ * only on the shape and the thread count, so the answer does too.
+ *
+ * Products with one short side (at most 16 columns, an inner dimension of
+ * at most 32, or A^T B with at most 16 rows: small convolutions) go to
+ * gemm_small.c's AVX2 kernels instead, which skip OpenBLAS's packing; they
+ * never load the library. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +29,7 @@
 #include <stdlib.h>
 
 #include "aairt.h"
+#include "gemm_small.h"
 #include "pool.h"
 
 typedef void (*SgemmFn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -42,14 +48,6 @@ enum {
  * development link, then the system BLAS (on Debian an alternative that is
  * usually OpenBLAS too). */
 static const char *const blas_names[] = {"libopenblas.so.0", "libopenblas.so", "libblas.so.3"};
-
-typedef struct Gemm {
-    int order, ta, tb, m, n, k;
-    float alpha, beta;
-    const float *a, *b;
-    float *c;
-    int lda, ldb, ldc;
-} Gemm;
 
 typedef struct Blas {
     pthread_once_t once;
@@ -142,9 +140,11 @@ static void gemm_part(void *ctx, int part) {
 void aairt_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
                  int ldc) {
-    Split s = {.f = blas_sgemm()};
     Gemm g = {order, trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
-    int parts = gemm_split(&g, aairt_get_threads(), s.part);
+    int threads = aairt_get_threads();
+    if (gemm_small_run(&g, threads)) return;
+    Split s = {.f = blas_sgemm()};
+    int parts = gemm_split(&g, threads, s.part);
     if (parts < 2) gemm_run(s.f, &g);
     else aairt_pool_run(gemm_part, &s, parts);
 }

@@ -95,6 +95,87 @@ Test(blas, split_products_equal_single_thread_and_reference) {
     aairt_set_threads(1);
 }
 
+/* The products gemm_small.c takes instead of OpenBLAS (one short side: n <=
+ * 16; A B with k <= 32; A^T B with m <= 16) against the reference, for
+ * ragged widths, sub-matrices and long sums. Their elements are summed in
+ * the same order at any thread count, so where they run (AVX2 + FMA) 1 and
+ * 3 threads must agree bit for bit; elsewhere OpenBLAS takes them and the
+ * tolerance applies. With beta = 0, C's old contents (NaN here) must not
+ * leak into the answer, as in BLAS. */
+static bool small_kernels_run(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+static void check_small_case(const Case *t, float beta) {
+    int lda = (t->ta ? t->m : t->k) + t->pad, ldb = (t->tb ? t->k : t->n) + t->pad;
+    int ldc = t->n + t->pad;
+    size_t na = (size_t)(t->ta ? t->k : t->m) * lda, nb = (size_t)(t->tb ? t->n : t->k) * ldb;
+    size_t nc = (size_t)t->m * ldc;
+    float *a = random_floats(na, 11), *b = random_floats(nb, 12), *c0 = random_floats(nc, 13);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < nc; i++) c0[i] = NAN;
+    float *one = malloc(nc * sizeof *one), *three = malloc(nc * sizeof *three);
+    float *ref = malloc(nc * sizeof *ref);
+    cr_assert(one && three && ref);
+    memcpy(one, c0, nc * sizeof *one);
+    memcpy(three, c0, nc * sizeof *three);
+    for (size_t i = 0; i < nc; i++) ref[i] = beta == 0.0f ? 0.0f : c0[i];
+    int ta = t->ta ? TRANS : NO_TRANS, tb = t->tb ? TRANS : NO_TRANS;
+    aairt_set_threads(1);
+    aairt_sgemm(ROW_MAJOR, ta, tb, t->m, t->n, t->k, 0.5f, a, lda, b, ldb, beta, one, ldc);
+    aairt_set_threads(3);
+    aairt_sgemm(ROW_MAJOR, ta, tb, t->m, t->n, t->k, 0.5f, a, lda, b, ldb, beta, three, ldc);
+    aairt_set_threads(1);
+    naive(t, a, lda, b, ldb, ref, ldc, 0.5f, beta);
+    bool exact = small_kernels_run();
+    for (int i = 0; i < t->m; i++)
+        for (int j = 0; j < t->n; j++) {
+            size_t at = (size_t)i * ldc + (size_t)j;
+            cr_assert(fabsf(one[at] - ref[at]) <= 1e-4f * (1.0f + sqrtf((float)t->k)),
+                      "%dx%dx%d ta=%d tb=%d beta=%g: C[%d,%d] is %g, reference %g", t->m, t->n,
+                      t->k, t->ta, t->tb, beta, i, j, one[at], ref[at]);
+            if (exact)
+                cr_assert_eq(memcmp(&one[at], &three[at], sizeof(float)), 0,
+                             "%dx%dx%d ta=%d tb=%d: C[%d,%d] is %g on 1 thread, %g on 3",
+                             t->m, t->n, t->k, t->ta, t->tb, i, j, one[at], three[at]);
+            else
+                cr_assert(fabsf(one[at] - three[at]) <= 1e-5f * (1.0f + fabsf(one[at])));
+        }
+    for (size_t i = 0; i < nc; i++) /* the padding between rows is never written */
+        if ((int)(i % (size_t)ldc) >= t->n)
+            cr_assert_eq(memcmp(&one[i], &c0[i], sizeof(float)), 0, "padding at %zu changed", i);
+    free(a), free(b), free(c0), free(one), free(three), free(ref);
+}
+
+Test(blas, short_side_products_equal_reference_at_any_thread_count) {
+    static const Case cases[] = {
+        {50176, 8, 25, false, true, 0},  /* LeNet conv1 forward: narrow */
+        {6400, 16, 200, false, true, 0}, /* conv2 forward */
+        {999, 13, 77, false, true, 2},   /* narrow, ragged, padded */
+        {37, 1, 9, false, false, 1},     /* one column, B not transposed */
+        {300, 9, 40, false, false, 0},   /* two vectors, the second one lane */
+        {5, 16, 2048, false, true, 0},   /* the longest packed B */
+        {6400, 200, 16, false, false, 0}, /* conv2 input gradient: short */
+        {1001, 37, 10, false, false, 3}, /* short, ragged rows and columns */
+        {64, 120, 1, false, false, 0},   /* k = 1 */
+        {8, 25, 50176, true, false, 0},  /* conv1 weight gradient: tall */
+        {16, 200, 6400, true, false, 0}, /* conv2 weight gradient: tall and wide */
+        {10, 120, 64, true, false, 2},   /* a dense layer's, m not a vector */
+        {3, 31, 1000, true, false, 1},   /* tall, just under wide */
+        {16, 33, 257, true, false, 0},   /* wide, a one-lane tail, ragged block */
+        {1, 7, 3, true, false, 0},       /* tiny */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        check_small_case(&cases[i], 0.0f);
+        check_small_case(&cases[i], 0.75f);
+    }
+}
+
 /* Several caller threads share the pool: one runs its blocks on it, the
  * others find it busy and run their blocks themselves, so every answer is
  * bit for bit the one a lone caller gets at that thread count, and no
