@@ -10,7 +10,7 @@
  * partitions into declarations, optimises and emits its part. Each kernel
  * body is optimised by the same passes as in the whole module, and the
  * kernels were never inlined, so the code of each function is what one
- * thread would produce (tests/unit/test_codegen_parallel.c checks that the
+ * thread would produce (tests/unit/test_codegen.c checks that the
  * answers are the same bit for bit). */
 #include "codegen_parallel.h"
 

@@ -15,5 +15,3 @@ aai_add_test(test_gemv SOURCES unit/test_gemv.c LIBS aai_compiler aairt m)
 foreach(t test_codegen test_parity test_gradcheck test_layers test_gemv)
   set_target_properties(${t} PROPERTIES ENABLE_EXPORTS ON)
 endforeach()
-# Parallel code generation: runs aaic (and the executables it builds).
-aai_add_test(test_codegen_parallel SOURCES unit/test_codegen_parallel.c LIBS aai_compiler)

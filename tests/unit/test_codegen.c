@@ -1,16 +1,25 @@
 /* test_codegen.c - the LLVM back end: object / asm / textual IR output,
  * cross-compiling to aarch64, the descriptor, symbol prefixes,
- * deterministic output, and batch-size independence of the JIT'd code. */
+ * deterministic output, and batch-size independence of the JIT'd code;
+ * then code generation in parts on several threads (codegen_parallel.c):
+ * the combined object defines what the one-thread object defines, the
+ * bytes do not depend on the run, and an example compiled on 1 and on 2
+ * threads trains to the same weights and predicts the same numbers, bit
+ * for bit. */
 #include <criterion/criterion.h>
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 
 #include "aairt.h"
 #include "codegen_llvm.h"
+#include "codegen_parallel.h"
 #include "ir.h"
 #include "jit.h"
 #include "pipeline.h"
@@ -188,4 +197,160 @@ Test(codegen, jit_descriptor_and_batch_independence) {
     cr_expect(isfinite(loss) && loss > 0);
     free(ar);
     jit_free(j);
+}
+
+/* ---- code generation in parts ---------------------------------------- */
+
+TestSuite(codegen_parallel, .init = setup, .fini = teardown);
+
+/* The module in `n_parts` parts, combined into one object; its bytes. */
+static char *emit_parts(int n_parts, size_t *len) {
+    char path[] = "/tmp/aai_cgp_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    CgOptions o = {.manifest_json = "{}"};
+    char *err = NULL;
+    LLVMTargetMachineRef tm = cg_target_machine_new(&o, &err);
+    cr_assert(tm, "%s", err ? err : "");
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = cg_module_build(ctx, mod, &o, tm, &err);
+    cr_assert(m, "%s", err ? err : "");
+    bool ok = cg_parallel_compile(m, &o, n_parts, path, &err);
+    cr_assert(ok, "cg_parallel_compile: %s", err ? err : "?");
+    LLVMDisposeModule(m);
+    LLVMContextDispose(ctx);
+    LLVMDisposeTargetMachine(tm);
+    char *buf = slurp(path, len);
+    unlink(path);
+    return buf;
+}
+
+/* Whether `nm` lists `symbol` as defined in the object `bytes`. */
+static bool defines(const char *bytes, size_t len, const char *symbol) {
+    char path[] = "/tmp/aai_cgp_nm_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, bytes, len), (ssize_t)len);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "nm --defined-only %s", path);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    char line[512];
+    bool found = false;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        const char *name = strrchr(line, ' ');
+        if (name && strcmp(name + 1, symbol) == 0) found = true;
+    }
+    pclose(p);
+    unlink(path);
+    return found;
+}
+
+Test(codegen_parallel, parts_combine_into_one_deterministic_object) {
+    size_t n1, n2, n3;
+    char *one = emit_parts(1, &n1);
+    char *two = emit_parts(2, &n2);
+    char *again = emit_parts(2, &n3);
+    cr_expect_eq(memcmp(two, "\x7f" "ELF", 4), 0);
+    const char *entries[] = {"aai_predict", "aai_train_step", "aai_eval_step", "aai_model"};
+    for (size_t i = 0; i < sizeof entries / sizeof *entries; i++) {
+        cr_expect(defines(one, n1, entries[i]), "1 part defines %s", entries[i]);
+        cr_expect(defines(two, n2, entries[i]), "2 parts define %s", entries[i]);
+    }
+    cr_expect(n2 == n3 && memcmp(two, again, n2) == 0, "2 parts: the same bytes every run");
+    free(one);
+    free(two);
+    free(again);
+}
+
+Test(codegen_parallel, part_count_follows_the_options) {
+    CgOptions o = {0};
+    char *err = NULL;
+    LLVMTargetMachineRef tm = cg_target_machine_new(&o, &err);
+    cr_assert(tm);
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = cg_module_build(ctx, mod, &o, tm, &err);
+    cr_assert(m);
+    o.threads = 1;
+    cr_expect_eq(cg_parallel_parts(m, &o), 1);
+    o.threads = 1000;
+    int n = cg_parallel_parts(m, &o);
+    cr_expect(n >= 1 && n <= CG_MAX_THREADS, "%d parts", n);
+    o.threads = 0;
+    setenv("AAI_CODEGEN_THREADS", "1", 1);
+    cr_expect_eq(cg_parallel_parts(m, &o), 1);
+    unsetenv("AAI_CODEGEN_THREADS");
+    LLVMDisposeModule(m);
+    LLVMContextDispose(ctx);
+    LLVMDisposeTargetMachine(tm);
+}
+
+Test(codegen_parallel, objects_for_the_link_are_listed_and_removed) {
+    for (int threads = 1; threads <= 2; threads++) {
+        char path[] = "/tmp/aai_cgp_objs_XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        CgOptions o = {.threads = threads};
+        CgObjects objs;
+        char *err = NULL;
+        cr_assert(cg_compile_objects(mod, &o, path, &objs, &err), "%s", err ? err : "?");
+        cr_expect(objs.n >= 1 && objs.n <= threads, "%d objects on %d threads", objs.n, threads);
+        char names[CG_MAX_THREADS][CG_PATH_MAX];
+        for (int i = 0; i < objs.n; i++) {
+            cr_expect_eq(access(objs.path[i], R_OK), 0, "%s written", objs.path[i]);
+            memcpy(names[i], objs.path[i], sizeof names[i]);
+        }
+        int n = objs.n;
+        cg_objects_remove(&objs);
+        cr_expect_eq(objs.n, 0);
+        for (int i = 0; i < n; i++)
+            cr_expect_neq(access(names[i], F_OK), 0, "%s removed", names[i]);
+        unlink(path);
+    }
+}
+
+/* Runs a shell command from the source tree; its exit status. */
+static int sh(const char *fmt, ...) {
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* digits_residual.aai on 1 and on 2 code generation threads: the 2-thread
+ * build must take the parallel path (--time-passes says opt+emit), and
+ * both executables train (runtime on 1 thread) to the same weights and
+ * predict the same numbers. */
+Test(codegen_parallel, one_and_two_threads_give_the_same_answers, .timeout = 300) {
+    char dir[] = "/tmp/aai_cgp_e2e_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    const char *aaic = AAI_BINARY_DIR "/aaic";
+    for (int t = 1; t <= 2; t++) {
+        cr_assert_eq(sh("AAI_CODEGEN_THREADS=%d %s --time-passes examples/digits_residual.aai "
+                        "-o %s/m%d 2> %s/passes%d.txt",
+                        t, aaic, dir, t, dir, t),
+                     0, "aaic on %d threads", t);
+        cr_assert_eq(sh("%s/m%d train --quiet --epochs 2 --threads 1 --out %s/w%d.safetensors "
+                        "--metrics %s/metrics%d.jsonl",
+                        dir, t, dir, t, dir, t),
+                     0);
+        cr_assert_eq(sh("cut -d, -f1-64 examples/data/digits.csv | tail -n +2 | head -100 | "
+                        "%s/m%d predict --weights %s/w%d.safetensors --raw > %s/p%d.csv",
+                        dir, t, dir, t, dir, t),
+                     0);
+    }
+    cr_expect_eq(sh("grep -q 'llvm-opt+emit' %s/passes2.txt", dir), 0,
+                 "2 threads took the parallel path");
+    cr_expect_eq(sh("grep -q 'llvm-opt ' %s/passes1.txt", dir), 0, "1 thread did not");
+    cr_expect_eq(sh("cmp -s %s/w1.safetensors %s/w2.safetensors", dir, dir), 0,
+                 "the same trained weights");
+    cr_expect_eq(sh("cmp -s %s/p1.csv %s/p2.csv", dir, dir), 0, "the same predictions");
+    sh("rm -rf %s", dir);
 }
