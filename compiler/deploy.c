@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aai_config.h"
 #include "depfile.h"
 #include "link.h"
 #include "report.h"
@@ -76,42 +75,14 @@ int deploy_prepare(Deploy *d, const DeployOptions *o, const IrModule *m,
     return report_check_budgets(diag, model_loc(prog), &t, o->max_ram, o->max_code) ? 0 : 1;
 }
 
-/* cc -shared -o OUT OBJ libaairt.a <libs>, through a temporary file. */
+/* --shared: libaairt from beside aaic, linked by link_shared_library. */
 static bool link_shared(const char *object, const char *output, char *err, size_t cap) {
     char runtime_dir[PATH_MAX];
     if (!link_find_runtime(runtime_dir, sizeof runtime_dir)) {
         snprintf(err, cap, "cannot find libaairt.a next to the aaic executable");
         return false;
     }
-    char tmp[PATH_MAX + 32], rt_lib[PATH_MAX + 32], libs[512];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
-    snprintf(rt_lib, sizeof rt_lib, "%s/libaairt.a", runtime_dir);
-    snprintf(libs, sizeof libs, "%s", AAI_LINK_LIBS);
-    char *argv[40];
-    int argc = 0;
-    argv[argc++] = (char *)AAI_LINKER_DRIVER;
-    argv[argc++] = (char *)"-shared";
-    argv[argc++] = (char *)"-o";
-    argv[argc++] = tmp;
-    argv[argc++] = (char *)object;
-    argv[argc++] = rt_lib;
-    for (char *tok = strtok(libs, " "); tok && argc < 38; tok = strtok(NULL, " "))
-        argv[argc++] = tok;
-    argv[argc] = NULL;
-    int status = link_spawn(argv);
-    if (status != 0) {
-        unlink(tmp);
-        snprintf(err, cap, "the linker '%s' failed (%s %d)", AAI_LINKER_DRIVER,
-                 status < 0 ? "could not start, errno" : "exit status",
-                 status < 0 ? errno : status);
-        return false;
-    }
-    if (rename(tmp, output) != 0) {
-        snprintf(err, cap, "cannot write '%s': %s", output, strerror(errno));
-        unlink(tmp);
-        return false;
-    }
-    return true;
+    return link_shared_library(object, output, runtime_dir, err, cap);
 }
 
 int deploy_emit(Deploy *d, const IrModule *m, const CgOptions *cg, CgOutputKind kind,

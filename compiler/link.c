@@ -63,17 +63,19 @@ int link_spawn(char *const argv[]) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Splits AAI_LINK_LIBS ("-fuse-ld=lld -lyaml ...") into argv entries,
- * with the linker for executables, AAI_EXE_FUSE_LD (compiler/CMakeLists.txt:
- * gold when present, faster to start than lld), in place of its -fuse-ld=. */
-static int add_link_libs(char **argv, int argc, char *buf, size_t cap) {
+/* Splits AAI_LINK_LIBS ("-fuse-ld=lld -lyaml ...") into argv entries. For
+ * executables the linker is AAI_EXE_FUSE_LD (compiler/CMakeLists.txt: gold
+ * when present, faster to start than lld) in place of its -fuse-ld=;
+ * shared libraries keep it (gold would name them after the temporary
+ * output file). */
+static int add_link_libs(char **argv, int argc, char *buf, size_t cap, bool executable) {
     snprintf(buf, cap, "%s", AAI_LINK_LIBS);
 #ifdef AAI_EXE_FUSE_LD
-    argv[argc++] = (char *)AAI_EXE_FUSE_LD;
+    if (executable) argv[argc++] = (char *)AAI_EXE_FUSE_LD;
 #endif
     for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
 #ifdef AAI_EXE_FUSE_LD
-        if (strncmp(tok, "-fuse-ld=", 9) == 0)
+        if (executable && strncmp(tok, "-fuse-ld=", 9) == 0)
             continue;
 #endif
         argv[argc++] = tok;
@@ -81,8 +83,21 @@ static int add_link_libs(char **argv, int argc, char *buf, size_t cap) {
     return argc;
 }
 
-bool link_executable(const char *const *objects, int n_objects, const char *output,
-                     const char *runtime_dir, char *err, size_t err_cap) {
+/* Runs the linker command argv; false with a one-line reason in err. */
+static bool run_linker(char *const argv[], char *err, size_t err_cap) {
+    int status = link_spawn(argv);
+    if (status < 0)
+        snprintf(err, err_cap, "could not run the linker '%s': %s", argv[0], strerror(errno));
+    else if (status != 0)
+        snprintf(err, err_cap, "the linker '%s' failed (exit status %d)", argv[0], status);
+    return status == 0;
+}
+
+/* cc [-shared] -o TMP OBJECTS... [libaairt_main.a] libaairt.a LIBS, then
+ * TMP renamed to `output`: a failed link leaves nothing under that name. */
+static bool link_with_runtime(const char *const *objects, int n_objects, const char *output,
+                              const char *runtime_dir, bool executable, char *err,
+                              size_t err_cap) {
     char tmp[PATH_MAX], main_lib[PATH_MAX], rt_lib[PATH_MAX], libs[512];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
     snprintf(main_lib, sizeof main_lib, "%s/libaairt_main.a", runtime_dir);
@@ -94,32 +109,35 @@ bool link_executable(const char *const *objects, int n_objects, const char *outp
         return false;
     }
     argv[argc++] = (char *)AAI_LINKER_DRIVER;
+    if (!executable) argv[argc++] = (char *)"-shared";
     argv[argc++] = (char *)"-o";
     argv[argc++] = tmp;
     for (int i = 0; i < n_objects; i++)
         argv[argc++] = (char *)objects[i];
-    argv[argc++] = main_lib;
+    if (executable) argv[argc++] = main_lib;
     argv[argc++] = rt_lib;
-    argc = add_link_libs(argv, argc, libs, sizeof libs);
+    argc = add_link_libs(argv, argc, libs, sizeof libs, executable);
     argv[argc] = NULL;
-    int status = link_spawn(argv);
-    if (status != 0) {
+    if (!run_linker(argv, err, err_cap)) {
         unlink(tmp);
-        if (status < 0)
-            snprintf(err, err_cap, "could not run the linker '%s': %s",
-                     AAI_LINKER_DRIVER, strerror(errno));
-        else
-            snprintf(err, err_cap, "the linker '%s' failed (exit status %d)",
-                     AAI_LINKER_DRIVER, status);
         return false;
     }
     if (rename(tmp, output) != 0) {
-        snprintf(err, err_cap, "cannot write '%s': %s", output,
-                 strerror(errno));
+        snprintf(err, err_cap, "cannot write '%s': %s", output, strerror(errno));
         unlink(tmp);
         return false;
     }
     return true;
+}
+
+bool link_executable(const char *const *objects, int n_objects, const char *output,
+                     const char *runtime_dir, char *err, size_t err_cap) {
+    return link_with_runtime(objects, n_objects, output, runtime_dir, true, err, err_cap);
+}
+
+bool link_shared_library(const char *object, const char *output, const char *runtime_dir,
+                         char *err, size_t err_cap) {
+    return link_with_runtime(&object, 1, output, runtime_dir, false, err, err_cap);
 }
 
 bool link_relocatable(const char *const *objects, int n, const char *output,
@@ -140,11 +158,5 @@ bool link_relocatable(const char *const *objects, int n, const char *output,
     for (int i = 0; i < n; i++)
         argv[argc++] = (char *)objects[i];
     argv[argc] = NULL;
-    int status = link_spawn(argv);
-    if (status < 0)
-        snprintf(err, err_cap, "could not run the linker '%s': %s", ld,
-                 strerror(errno));
-    else if (status != 0)
-        snprintf(err, err_cap, "'%s -r' failed (exit status %d)", ld, status);
-    return status == 0;
+    return run_linker(argv, err, err_cap);
 }

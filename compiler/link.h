@@ -25,6 +25,11 @@ enum { LINK_MAX_OBJECTS = 16 }; /* per link_executable / link_relocatable */
 bool link_executable(const char *const *objects, int n_objects, const char *output,
                      const char *runtime_dir, char *err, size_t err_cap);
 
+/* Links `object` with libaairt into the shared library `output` (the
+ * embedding API of --shared), the same way. */
+bool link_shared_library(const char *object, const char *output, const char *runtime_dir,
+                         char *err, size_t err_cap);
+
 /* Combines `n` host object files into the one relocatable object `output`
  * with `ld -r` (AAI_RELOCATABLE_LD overrides the program), as parallel
  * code generation (codegen_parallel.c) must for users of a single object.
