@@ -6,8 +6,9 @@
  * with noalias pointers, shared by values with the same key. Batched
  * MATMUL loops over the broadcast leading dimensions and calls
  * aairt_sgemm once per matrix; convolution is IM2COL (a column
- * matrix in the planned arena) + batched MATMUL, its backward COL2IM, so
- * no kernel here is a deep naive convolution loop. Window loops clamp
+ * matrix in the planned arena) + batched MATMUL, its backward COL2IM, both
+ * calls into libaairt, so no kernel here is a deep naive convolution loop
+ * and a convolution costs LLVM no window loops. Pooling's window loops clamp
  * their indices and select zero (or -inf) outside the image, so loads are
  * always in bounds and inner loops stay branch-free. DROPOUT hashes
  * (seed, optimizer step, element index) with the splitmix64 finalizer:
@@ -331,74 +332,27 @@ static Geom geom_of(const IrValue *v, IrShape x, bool pool) {
     return g;
 }
 
-/* IM2COL (col2im = false) and COL2IM: for n, oh, ow, c, ki, kj:
- * col[n, oh OW + ow, (c k + ki) k + kj] <-> x[n, c, ih, iw]. The column
- * matrix is walked in memory order (its rows are long, x is small and
- * stays in cache). Output columns whose window lies inside the image
- * horizontally are a separate loop without the per-element clamp and
- * select: with LeNet's 5x5 padding 2 on 28x28 that is 24 of 28 columns,
- * and the checks cost more than the copy. */
-typedef struct Im2col {
-    Geom g;
-    bool col2im;
-    LLVMValueRef x, col, n, oh; /* x: the image, col: the column matrix */
-} Im2col;
-
-/* The columns ow in [from, to) of output row (n, oh); `checked`: iw may
- * fall outside the image. */
-static void im2col_columns(LK *k, const Im2col *m, int64_t from, int64_t to, bool checked) {
-    if (from >= to) return;
-    const Geom g = m->g;
-    LLVMValueRef H = ic(k, g.h), W = ic(k, g.w);
-    int64_t cols = g.chans * g.kern * g.kern;
-    LLoop lw, lc, li, lj;
-    LLVMValueRef ow = iadd(k, loop_begin(k, &lw, ic(k, to - from)), ic(k, from));
-    LLVMValueRef row = iadd(k, imul(k, m->n, ic(k, g.oh * g.ow)), iadd(k, imul(k, m->oh, ic(k, g.ow)), ow));
-    LLVMValueRef rowbase = imul(k, row, ic(k, cols));
-    LLVMValueRef ih0 = isub(k, imul(k, m->oh, ic(k, g.stride)), ic(k, g.pad));
-    LLVMValueRef iw0 = isub(k, imul(k, ow, ic(k, g.stride)), ic(k, g.pad));
-    LLVMValueRef c = loop_begin(k, &lc, ic(k, g.chans));
-    LLVMValueRef plane = imul(k, iadd(k, imul(k, m->n, ic(k, g.chans)), c), ic(k, g.h * g.w));
-    LLVMValueRef ki = loop_begin(k, &li, ic(k, g.kern));
-    LLVMValueRef ih = iadd(k, ih0, imul(k, ki, ic(k, g.dil)));
-    LLVMValueRef ih_ok = inside(k, ih, H);
-    LLVMValueRef xrow = iadd(k, plane, imul(k, clamp(k, ih, H), W));
-    LLVMValueRef cbase = iadd(k, rowbase, imul(k, iadd(k, imul(k, c, ic(k, g.kern)), ki), ic(k, g.kern)));
-    LLVMValueRef kj = loop_begin(k, &lj, ic(k, g.kern));
-    LLVMValueRef iw = iadd(k, iw0, imul(k, kj, ic(k, g.dil)));
-    LLVMValueRef ok = checked ? land(k, ih_ok, inside(k, iw, W)) : ih_ok;
-    LLVMValueRef xi = iadd(k, xrow, checked ? clamp(k, iw, W) : iw);
-    LLVMValueRef ci = iadd(k, cbase, kj);
-    if (!m->col2im) store(k, m->col, ci, sel(k, ok, load(k, m->x, xi), fconst(k, 0)));
-    else accum(k, m->x, xi, sel(k, ok, load(k, m->col, ci), fconst(k, 0)));
-    window_loop_end(k, &lj);
-    window_loop_end(k, &li);
-    loop_end(k, &lc);
-    loop_end(k, &lw);
-}
-
+/* IM2COL and COL2IM: a call to aairt_im2col / aairt_col2im (runtime/src/
+ * im2col.c) with the window as a constant AairtWindow on the stack. Library
+ * code runs them as fast as the fully unrolled kernels they replaced and
+ * costs LLVM nothing per convolution. */
 static void emit_im2col(LK *k, bool col2im) {
     const IrValue *v = k->v;
     IrShape xs = col2im ? v->shape : v->in[0]->shape;
-    Im2col m = {.g = geom_of(v, xs, false), .col2im = col2im};
-    const Geom g = m.g;
-    m.x = col2im ? k->out : k->in[0];
-    m.col = col2im ? k->in[0] : k->out;
-    if (col2im) fill(k, numel(k, xs), fconst(k, 0));
-    /* inside: iw0 = ow s - pad >= 0 and iw0 + (k - 1) dil <= w - 1 */
-    int64_t lo = (g.pad + g.stride - 1) / g.stride;
-    int64_t last = g.w - 1 + g.pad - (g.kern - 1) * g.dil;
-    int64_t hi = last < 0 ? lo : last / g.stride + 1;
-    lo = lo < g.ow ? lo : g.ow;
-    hi = hi < lo ? lo : hi > g.ow ? g.ow : hi;
-    LLoop ln, lh;
-    m.n = loop_begin(k, &ln, dim(k, xs, 0));
-    m.oh = loop_begin(k, &lh, ic(k, g.oh));
-    im2col_columns(k, &m, 0, lo, true);
-    im2col_columns(k, &m, lo, hi, false);
-    im2col_columns(k, &m, hi, g.ow, true);
-    loop_end(k, &lh);
-    loop_end(k, &ln);
+    const Geom g = geom_of(v, xs, false);
+    static_assert(sizeof(AairtWindow) == 9 * sizeof(int64_t), "AairtWindow is 9 int64");
+    int64_t fields[9] = {g.chans, g.h, g.w, g.oh, g.ow, g.kern, g.stride, g.pad, g.dil};
+    LLVMValueRef vals[9];
+    for (int i = 0; i < 9; i++) vals[i] = ic(k, fields[i]);
+    LLVMValueRef window = LLVMBuildAlloca(k->b, LLVMArrayType2(k->c->i64, 9), "window");
+    LLVMBuildStore(k->b, LLVMConstArray2(k->c->i64, vals, 9), window);
+    const char *name = col2im ? "aairt_col2im" : "aairt_im2col";
+    LLVMTypeRef ps[4] = {k->c->ptr, k->c->ptr, k->c->i64, k->c->ptr};
+    LLVMTypeRef fty = LLVMFunctionType(k->c->void_t, ps, 4, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(k->c->mod, name);
+    if (!fn) fn = LLVMAddFunction(k->c->mod, name, fty);
+    LLVMValueRef args[4] = {k->in[0], k->out, dim(k, xs, 0), window};
+    LLVMBuildCall2(k->b, fty, fn, args, 4, "");
 }
 
 /* Max pooling whose windows tile the image (stride = kernel, no padding),

@@ -116,6 +116,24 @@ void aairt_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float
                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
                  int ldc);
 
+/* A convolution's window over an image of [channels, height, width]
+ * (square kernel, zero padding): out_height/out_width are the output
+ * positions. */
+typedef struct AairtWindow {
+    int64_t channels, height, width;
+    int64_t out_height, out_width;
+    int64_t kernel, stride, padding, dilation;
+} AairtWindow;
+
+/* The column matrix of `batch` images x [batch, C, H, W]: col [batch,
+ * OH*OW, C*k*k], one row per output position, zeros where the window
+ * leaves the image (runtime/src/im2col.c). Generated code calls it for
+ * IM2COL. */
+void aairt_im2col(const float *x, float *col, int64_t batch, const AairtWindow *w);
+/* Its adjoint (COL2IM): x = 0, then every element of col added back to
+ * the image element it was taken from. */
+void aairt_col2im(const float *col, float *x, int64_t batch, const AairtWindow *w);
+
 /* The runtime's main: parses argv (train | eval | predict | info) and runs
  * the model. Returns the process exit code. Generated executables call it
  * from their main(). */

@@ -22,6 +22,7 @@
 #include "codegen_parallel.h"
 #include "ir.h"
 #include "jit.h"
+#include "jit_runtime.h"
 #include "pipeline.h"
 
 static Arena arena;
@@ -151,11 +152,9 @@ Test(codegen, bad_triple_is_an_error) {
 }
 
 Test(codegen, jit_descriptor_and_batch_independence) {
-    JitSymbol syms[] = {{"aairt_sgemm", (void *)aairt_sgemm},
-                        {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
     CgOptions o = {.manifest_json = "{\"name\": \"m\"}"};
     char *err = NULL;
-    Jit *j = jit_new(mod, &o, syms, 2, &err);
+    Jit *j = jit_new(mod, &o, jit_runtime, JIT_RUNTIME_COUNT, &err);
     cr_assert(j, "%s", err ? err : "");
     const AairtModel *md = jit_model(j);
     cr_expect_eq(md->abi_version, AAIRT_ABI_VERSION);

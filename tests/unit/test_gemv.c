@@ -14,6 +14,7 @@
 #include "aairt.h"
 #include "ir.h"
 #include "jit.h"
+#include "jit_runtime.h"
 #include "pipeline.h"
 
 static const SrcLoc L0 = {0, 0, 0, 0};
@@ -42,10 +43,8 @@ static void product_new(Product *p, int64_t n, int64_t k) {
     PipelineOptions po = pipeline_options_default();
     po.verify = true;
     cr_assert(pipeline_run(m, &po), "pipeline failed");
-    JitSymbol syms[] = {{"aairt_sgemm", (void *)aairt_sgemm},
-                        {"aairt_run_rows", (void *)aairt_run_rows}};
     char *err = NULL;
-    p->jit = jit_new(m, NULL, syms, 2, &err);
+    p->jit = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
     cr_assert(p->jit, "JIT: %s", err ? err : "?");
     p->n_params = m->n_param_floats;
     p->w_at = w->offset;

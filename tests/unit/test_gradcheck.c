@@ -18,6 +18,7 @@
 #include "ir.h"
 #include "ir_compose.h"
 #include "jit.h"
+#include "jit_runtime.h"
 #include "pipeline.h"
 
 enum { GC_BATCH = 3 };
@@ -116,11 +117,9 @@ static void gradcheck(const GcCase *c) {
     po.verify = true;
     cr_assert(pipeline_run(m, &po), "%s: pipeline failed", c->name);
     f->optimizer_step = false;
-    JitSymbol syms[] = {{"aairt_sgemm", (void *)aairt_sgemm},
-                        {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
     char *err = NULL;
     Runner r = {0};
-    r.jit = jit_new(m, NULL, syms, 2, &err);
+    r.jit = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
     cr_assert(r.jit, "%s: JIT: %s", c->name, err ? err : "");
     r.batch = GC_BATCH;
     int64_t np = m->n_param_floats;

@@ -12,6 +12,7 @@
 #include "ir.h"
 #include "ir_compose.h"
 #include "jit.h"
+#include "jit_runtime.h"
 #include "pipeline.h"
 
 static const SrcLoc L0 = {0, 0, 0, 0};
@@ -20,10 +21,8 @@ static Jit *compile(IrModule *m) {
     PipelineOptions po = pipeline_options_default();
     po.verify = true;
     cr_assert(pipeline_run(m, &po), "pipeline failed");
-    JitSymbol syms[] = {{"aairt_sgemm", (void *)aairt_sgemm},
-                        {"aairt_optimizer_step", (void *)aairt_optimizer_step}};
     char *err = NULL;
-    Jit *j = jit_new(m, NULL, syms, 2, &err);
+    Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
     cr_assert(j, "JIT: %s", err ? err : "?");
     return j;
 }

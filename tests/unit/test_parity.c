@@ -21,6 +21,7 @@
 #include "ir.h"
 #include "ir_compose.h"
 #include "jit.h"
+#include "jit_runtime.h"
 #include "pipeline.h"
 #include "st_read.h"
 
@@ -252,12 +253,8 @@ static int compare(const char *file, const char *what, const float *got, const f
 }
 
 static Jit *jit_or_fail(IrModule *m) {
-    JitSymbol syms[] = {
-        {"aairt_sgemm", (void *)aairt_sgemm},
-        {"aairt_optimizer_step", (void *)aairt_optimizer_step},
-    };
     char *err = NULL;
-    Jit *j = jit_new(m, NULL, syms, 2, &err);
+    Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
     cr_assert(j, "JIT failed: %s", err ? err : "?");
     return j;
 }
