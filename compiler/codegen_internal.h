@@ -58,8 +58,10 @@ typedef struct CgKey {
 void cg_key_add(CgKey *k, const char *fmt, ...);
 /* The key of the kernel `builder` ("op", "layer") makes for value v: its
  * op, attributes and shape, and for each input its shape and whether it
- * is read from memory or folded in as an immediate (and its value). */
-void cg_key_value(CgKey *k, const CgCtx *c, const IrValue *v, const char *builder);
+ * is read from memory or folded in as an immediate (and its value).
+ * shapes = false leaves the shapes out, for kernels that take their
+ * element count as an argument. */
+void cg_key_value(CgKey *k, const CgCtx *c, const IrValue *v, const char *builder, bool shapes);
 
 /* A kernel being defined: its function, entry block, and a builder there
  * (cg_kernel_done disposes it). */
@@ -105,7 +107,6 @@ void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *
 typedef struct CgLoop {
     LLVMBasicBlockRef pre, head, exit;
     LLVMValueRef i;
-    LLVMValueRef back; /* the back edge's branch, set by cg_loop_end */
 } CgLoop;
 
 /* Opens the loop; returns i with the builder inside the body. */
@@ -113,18 +114,5 @@ LLVMValueRef cg_loop_begin(LLVMBuilderRef b, LLVMValueRef fn, LLVMTypeRef i64,
                            CgLoop *l, LLVMValueRef n);
 /* Closes the body (i += 1) and leaves the builder after the loop. */
 void cg_loop_end(LLVMBuilderRef b, LLVMTypeRef i64, CgLoop *l);
-
-/* Loop unrolling is off in the pipeline (cg_optimize): unrolling every
- * loop of known count multiplied the code of memory-bound kernels and the
- * compile time. This asks the optimizer to unroll closed loop l
- * completely anyway, which it honours: for short loops of constant count
- * whose body gains from it, like the taps of a convolution or pooling
- * window (the index arithmetic and clamps fold per tap; these kernels ran
- * 1.5 to 3.5 times slower rolled). */
-void cg_loop_unroll_full(CgLoop *l);
-/* Asks the optimizer to vectorize closed loop l although its count is
- * small: LLVM leaves loops of fewer than 16 iterations scalar by default
- * (a pooling row of LeNet has 14 windows). */
-void cg_loop_vectorize(CgLoop *l);
 
 #endif

@@ -6,11 +6,11 @@
  * with noalias pointers, shared by values with the same key. Batched
  * MATMUL loops over the broadcast leading dimensions and calls
  * aairt_sgemm once per matrix; convolution is IM2COL (a column
- * matrix in the planned arena) + batched MATMUL, its backward COL2IM, both
- * calls into libaairt, so no kernel here is a deep naive convolution loop
- * and a convolution costs LLVM no window loops. Pooling's window loops clamp
- * their indices and select zero (or -inf) outside the image, so loads are
- * always in bounds and inner loops stay branch-free. DROPOUT hashes
+ * matrix in the planned arena) + batched MATMUL, its backward COL2IM.
+ * IM2COL, COL2IM, POOL2D(_GRAD) and the matrix transposes between a
+ * convolution's layouts are calls into libaairt (im2col.c, pool2d.c,
+ * transpose.c): the same loops for every model, compiled once, where
+ * generated window loops cost LLVM more than any other kernel. DROPOUT hashes
  * (seed, optimizer step, element index) with the splitmix64 finalizer:
  * the same mask in the forward and backward pass, a new one each step,
  * bit-identical across runs and thread counts. */
@@ -43,7 +43,6 @@ static LLVMValueRef fmul(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBui
 static LLVMValueRef sel(LK *k, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(k->b, c, a, b, ""); }
 static LLVMValueRef slt(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(k->b, LLVMIntSLT, a, b, ""); }
 static LLVMValueRef sge(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(k->b, LLVMIntSGE, a, b, ""); }
-static LLVMValueRef land(LK *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAnd(k->b, a, b, ""); }
 
 static LLVMValueRef gep(LK *k, LLVMValueRef p, LLVMValueRef i) {
     return LLVMBuildInBoundsGEP2(k->b, k->c->f32, p, &i, 1, "");
@@ -75,9 +74,6 @@ static LLVMValueRef clamp(LK *k, LLVMValueRef i, LLVMValueRef n) {
     LLVMValueRef hi = isub(k, n, ic(k, 1));
     return sel(k, sge(k, lo, n), hi, lo);
 }
-static LLVMValueRef inside(LK *k, LLVMValueRef i, LLVMValueRef n) {
-    return land(k, sge(k, i, ic(k, 0)), slt(k, i, n));
-}
 
 static LLVMValueRef loop_begin(LK *k, LLoop *l, LLVMValueRef n) {
     return cg_loop_begin(k->b, k->fn, k->c->i64, l, n);
@@ -85,11 +81,6 @@ static LLVMValueRef loop_begin(LK *k, LLoop *l, LLVMValueRef n) {
 
 static void loop_end(LK *k, LLoop *l) { cg_loop_end(k->b, k->c->i64, l); }
 
-/* Closes a loop over the taps of a kernel window, unrolled. */
-static void window_loop_end(LK *k, LLoop *l) {
-    loop_end(k, l);
-    cg_loop_unroll_full(l);
-}
 
 static void fill(LK *k, LLVMValueRef n, LLVMValueRef val) {
     LLoop l;
@@ -143,7 +134,7 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
         args[n++] = entry_step(c);
     }
     CgKey key;
-    cg_key_value(&key, c, v, with_step ? "layer+step" : "layer");
+    cg_key_value(&key, c, v, with_step ? "layer+step" : "layer", true);
     int64_t rows[IR_MAX_INPUTS + 1];
     bool split = cg_rows_of(c, v, rows);
     CgKernelDef def;
@@ -332,156 +323,53 @@ static Geom geom_of(const IrValue *v, IrShape x, bool pool) {
     return g;
 }
 
-/* IM2COL and COL2IM: a call to aairt_im2col / aairt_col2im (runtime/src/
- * im2col.c) with the window as a constant AairtWindow on the stack. Library
- * code runs them as fast as the fully unrolled kernels they replaced and
- * costs LLVM nothing per convolution. */
-static void emit_im2col(LK *k, bool col2im) {
-    const IrValue *v = k->v;
-    IrShape xs = col2im ? v->shape : v->in[0]->shape;
-    const Geom g = geom_of(v, xs, false);
+/* The window of v's convolution or pooling as a constant AairtWindow in
+ * the kernel's stack frame, for the runtime functions below. */
+static LLVMValueRef window_arg(LK *k, Geom g) {
     static_assert(sizeof(AairtWindow) == 9 * sizeof(int64_t), "AairtWindow is 9 int64");
     int64_t fields[9] = {g.chans, g.h, g.w, g.oh, g.ow, g.kern, g.stride, g.pad, g.dil};
     LLVMValueRef vals[9];
     for (int i = 0; i < 9; i++) vals[i] = ic(k, fields[i]);
     LLVMValueRef window = LLVMBuildAlloca(k->b, LLVMArrayType2(k->c->i64, 9), "window");
     LLVMBuildStore(k->b, LLVMConstArray2(k->c->i64, vals, 9), window);
-    const char *name = col2im ? "aairt_col2im" : "aairt_im2col";
-    LLVMTypeRef ps[4] = {k->c->ptr, k->c->ptr, k->c->i64, k->c->ptr};
-    LLVMTypeRef fty = LLVMFunctionType(k->c->void_t, ps, 4, 0);
+    return window;
+}
+
+/* A call to the void libaairt function `name` with `args`, declared from
+ * their types. */
+static void call_runtime(LK *k, const char *name, LLVMValueRef *args, unsigned n) {
+    LLVMTypeRef ps[8];
+    for (unsigned i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
+    LLVMTypeRef fty = LLVMFunctionType(k->c->void_t, ps, n, 0);
     LLVMValueRef fn = LLVMGetNamedFunction(k->c->mod, name);
     if (!fn) fn = LLVMAddFunction(k->c->mod, name, fty);
-    LLVMValueRef args[4] = {k->in[0], k->out, dim(k, xs, 0), window};
-    LLVMBuildCall2(k->b, fty, fn, args, 4, "");
+    LLVMBuildCall2(k->b, fty, fn, args, n, "");
 }
 
-/* Max pooling whose windows tile the image (stride = kernel, no padding),
- * LeNet's 2x2/2 and the usual downsampling: no window reaches outside, so
- * the generic kernel's clamps, selects and running-argmax stack slots go
- * away and the output-column loop vectorizes. The gradient writes every
- * input element once (dy at the window's first maximum, as in PyTorch, 0
- * elsewhere) instead of zero-filling and then accumulating; only the rows
- * and columns no window covers are zeroed first. */
-static bool pool_tiles(const IrValue *v, Geom g) {
-    return v->attr.i[3] == 0 && g.stride == g.kern && g.pad == 0;
-}
-
-/* Tap (ki, kj)'s position in a window, as an i32: 8 lanes a vector where
- * an i64 would give 4 (the window loop is vectorized). */
-static LLVMValueRef window_pos(LK *k, Geom g, int64_t ki, int64_t kj) {
-    return LLVMConstInt(k->c->i32, (unsigned long long)(ki * g.kern + kj), 0);
-}
-
-/* The window's maximum and, with arg != NULL, the position of its first
- * maximum (window_pos). */
-static LLVMValueRef window_max(LK *k, Geom g, LLVMValueRef x0, LLVMValueRef *arg) {
-    LLVMValueRef m = NULL, a = LLVMConstInt(k->c->i32, 0, 0);
-    for (int64_t ki = 0; ki < g.kern; ki++)
-        for (int64_t kj = 0; kj < g.kern; kj++) {
-            LLVMValueRef xv = load(k, k->in[0], iadd(k, x0, ic(k, ki * g.w + kj)));
-            if (!m) {
-                m = xv;
-                continue;
-            }
-            LLVMValueRef better = LLVMBuildFCmp(k->b, LLVMRealOGT, xv, m, "");
-            m = sel(k, better, xv, m);
-            if (arg) a = sel(k, better, window_pos(k, g, ki, kj), a);
-        }
-    if (arg) *arg = a;
-    return m;
-}
-
-static void emit_pool_tiled(LK *k, bool grad) {
+/* IM2COL and COL2IM: aairt_im2col / aairt_col2im (runtime/src/im2col.c).
+ * As library code they run as fast as the fully unrolled kernels they
+ * replaced and cost LLVM nothing per convolution. */
+static void emit_im2col(LK *k, bool col2im) {
     const IrValue *v = k->v;
-    IrShape xs = v->in[0]->shape;
-    Geom g = geom_of(v, xs, true);
-    if (grad && (g.oh * g.kern != g.h || g.ow * g.kern != g.w)) fill(k, numel(k, xs), fconst(k, 0));
-    LLoop lp, lh, lw;
-    LLVMValueRef p = loop_begin(k, &lp, imul(k, dim(k, xs, 0), ic(k, g.chans)));
-    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
-    LLVMValueRef yrow = imul(k, iadd(k, imul(k, p, ic(k, g.oh)), oh), ic(k, g.ow));
-    LLVMValueRef xrow = imul(k, iadd(k, imul(k, p, ic(k, g.h)), imul(k, oh, ic(k, g.kern))), ic(k, g.w));
-    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
-    LLVMValueRef yi = iadd(k, yrow, ow), x0 = iadd(k, xrow, imul(k, ow, ic(k, g.kern)));
-    LLVMValueRef arg = NULL;
-    LLVMValueRef m = window_max(k, g, x0, grad ? &arg : NULL);
-    if (!grad) {
-        store(k, k->out, yi, m);
-    } else {
-        LLVMValueRef dy = load(k, k->in[1], yi);
-        for (int64_t ki = 0; ki < g.kern; ki++)
-            for (int64_t kj = 0; kj < g.kern; kj++) {
-                LLVMValueRef hit = LLVMBuildICmp(k->b, LLVMIntEQ, arg, window_pos(k, g, ki, kj), "");
-                store(k, k->out, iadd(k, x0, ic(k, ki * g.w + kj)), sel(k, hit, dy, fconst(k, 0)));
-            }
-    }
-    loop_end(k, &lw);
-    cg_loop_vectorize(&lw);
-    loop_end(k, &lh);
-    loop_end(k, &lp);
+    IrShape xs = col2im ? v->shape : v->in[0]->shape;
+    LLVMValueRef args[4] = {k->in[0], k->out, dim(k, xs, 0), window_arg(k, geom_of(v, xs, false))};
+    call_runtime(k, col2im ? "aairt_col2im" : "aairt_im2col", args, 4);
 }
 
-/* POOL2D and POOL2D_GRAD over planes (n, c) and output positions. */
+/* POOL2D and POOL2D_GRAD: aairt_pool2d / aairt_pool2d_grad (runtime/src/
+ * pool2d.c), for the same reason. */
 static void emit_pool(LK *k, bool grad) {
     const IrValue *v = k->v;
     IrShape xs = v->in[0]->shape;
-    Geom g = geom_of(v, xs, true);
-    if (pool_tiles(v, g)) {
-        emit_pool_tiled(k, grad);
-        return;
+    LLVMValueRef window = window_arg(k, geom_of(v, xs, true));
+    LLVMValueRef avg = LLVMConstInt(k->c->i32, v->attr.i[3] != 0, 0), batch = dim(k, xs, 0);
+    if (grad) {
+        LLVMValueRef args[6] = {k->in[0], k->in[1], k->out, batch, window, avg};
+        call_runtime(k, "aairt_pool2d_grad", args, 6);
+    } else {
+        LLVMValueRef args[5] = {k->in[0], k->out, batch, window, avg};
+        call_runtime(k, "aairt_pool2d", args, 5);
     }
-    bool avg = v->attr.i[3] != 0;
-    LLVMTypeRef f32 = k->c->f32, i64 = k->c->i64;
-    LLVMValueRef x = k->in[0], H = ic(k, g.h), W = ic(k, g.w);
-    LLVMValueRef dy = grad ? k->in[1] : NULL;
-    if (grad) fill(k, numel(k, xs), fconst(k, 0));
-    /* per-window accumulators live in the entry block (promoted to regs) */
-    LLVMValueRef acc = cg_entry_alloca(k->c, k->entry, f32, "acc");
-    LLVMValueRef arg = cg_entry_alloca(k->c, k->entry, i64, "arg");
-    LLVMValueRef inv = fconst(k, 1.0 / (double)(g.kern * g.kern));
-    LLoop lp, lh, lw, li, lj;
-    LLVMValueRef planes = imul(k, dim(k, xs, 0), ic(k, g.chans));
-    LLVMValueRef p = loop_begin(k, &lp, planes);
-    LLVMValueRef xbase = imul(k, p, ic(k, g.h * g.w));
-    LLVMValueRef oh = loop_begin(k, &lh, ic(k, g.oh));
-    LLVMValueRef ow = loop_begin(k, &lw, ic(k, g.ow));
-    LLVMValueRef yi = iadd(k, imul(k, p, ic(k, g.oh * g.ow)), iadd(k, imul(k, oh, ic(k, g.ow)), ow));
-    LLVMBuildStore(k->b, avg ? fconst(k, 0) : fconst(k, -INFINITY), acc);
-    LLVMBuildStore(k->b, ic(k, -1), arg);
-    LLVMValueRef gdy = grad ? load(k, dy, yi) : NULL;
-    LLVMValueRef ki = loop_begin(k, &li, ic(k, g.kern));
-    LLVMValueRef ih = iadd(k, isub(k, imul(k, oh, ic(k, g.stride)), ic(k, g.pad)), ki);
-    LLVMValueRef ih_ok = inside(k, ih, H), ihc = clamp(k, ih, H);
-    LLVMValueRef kj = loop_begin(k, &lj, ic(k, g.kern));
-    LLVMValueRef iw = iadd(k, isub(k, imul(k, ow, ic(k, g.stride)), ic(k, g.pad)), kj);
-    LLVMValueRef ok = land(k, ih_ok, inside(k, iw, W));
-    LLVMValueRef xi = iadd(k, xbase, iadd(k, imul(k, ihc, W), clamp(k, iw, W)));
-    if (avg && grad) {
-        accum(k, k->out, xi, sel(k, ok, fmul(k, gdy, inv), fconst(k, 0)));
-    } else if (avg) {
-        LLVMValueRef cur = LLVMBuildLoad2(k->b, f32, acc, "");
-        LLVMBuildStore(k->b, fadd(k, cur, sel(k, ok, load(k, x, xi), fconst(k, 0))), acc);
-    } else { /* the first maximum wins, as in PyTorch */
-        LLVMValueRef xv = sel(k, ok, load(k, x, xi), fconst(k, -INFINITY));
-        LLVMValueRef cur = LLVMBuildLoad2(k->b, f32, acc, "");
-        LLVMValueRef none = LLVMBuildICmp(k->b, LLVMIntSLT, LLVMBuildLoad2(k->b, i64, arg, ""), ic(k, 0), "");
-        LLVMValueRef better = LLVMBuildOr(k->b, LLVMBuildFCmp(k->b, LLVMRealOGT, xv, cur, ""),
-                                          land(k, none, ok), "");
-        LLVMBuildStore(k->b, sel(k, better, xv, cur), acc);
-        LLVMBuildStore(k->b, sel(k, better, xi, LLVMBuildLoad2(k->b, i64, arg, "")), arg);
-    }
-    window_loop_end(k, &lj);
-    window_loop_end(k, &li);
-    if (!grad) {
-        LLVMValueRef r = LLVMBuildLoad2(k->b, f32, acc, "");
-        store(k, k->out, yi, avg ? fmul(k, r, inv) : r);
-    } else if (!avg) {
-        LLVMValueRef a = LLVMBuildLoad2(k->b, i64, arg, "");
-        accum(k, k->out, clamp(k, a, numel(k, xs)), sel(k, sge(k, a, ic(k, 0)), gdy, fconst(k, 0)));
-    }
-    loop_end(k, &lw);
-    loop_end(k, &lh);
-    loop_end(k, &lp);
 }
 
 /* ---- data movement -------------------------------------------------------------- */
@@ -491,9 +379,33 @@ static void copy_body(LK *k, LLVMValueRef *off, void *user) {
     store(k, k->out, off[0], load(k, k->in[0], off[1]));
 }
 
+/* Whether perm keeps axis 0 and moves axes [1, split] after the rest, in
+ * order: then every x[b] is a matrix [prod dims 1..split, prod of the
+ * rest] and y[b] its transpose. Returns split, or 0. */
+static int matrix_split(IrShape perm) {
+    int r = perm.rank;
+    if (r < 3 || perm.dims[0] != 0) return 0;
+    int split = (int)perm.dims[r - 1]; /* the last axis of the first block */
+    for (int i = 1; i < r; i++) {
+        int64_t want = i <= r - 1 - split ? split + i : i - (r - 1 - split);
+        if (split < 1 || split >= r - 1 || perm.dims[i] != want) return 0;
+    }
+    return split;
+}
+
+/* TRANSPOSE: a batch of matrix transposes (a convolution's layout
+ * changes) calls aairt_transpose; other permutations are strided copies. */
 static void emit_transpose(LK *k) {
     const IrValue *v = k->v;
     IrShape x = v->in[0]->shape, perm = v->attr.shape;
+    int split = matrix_split(perm);
+    if (split) {
+        int64_t rows = 1, cols = 1;
+        for (int i = 1; i < x.rank; i++) *(i <= split ? &rows : &cols) *= x.dims[i];
+        LLVMValueRef args[5] = {k->in[0], k->out, dim(k, x, 0), ic(k, rows), ic(k, cols)};
+        call_runtime(k, "aairt_transpose", args, 5);
+        return;
+    }
     Nd nd = {0};
     nd.space = v->shape;
     nd.n_ops = 2;

@@ -31,10 +31,11 @@ typedef struct Kern {
     LLVMBuilderRef b;
     LLVMValueRef fn;
     LLVMBasicBlockRef entry;
-    LLVMValueRef batch;
+    LLVMValueRef batch; /* the batch, or a flat kernel's element count */
     LLVMValueRef out;
     Opnd in[IR_MAX_INPUTS];
     const IrValue *v;
+    bool flat; /* is_flat: one loop over `batch` elements */
 } Kern;
 
 /* ---- small builders ---------------------------------------------------- */
@@ -319,6 +320,14 @@ static void emit_map(Kern *k, int n_in, const IrShape *in_shapes, MapFn fn) {
 }
 
 static void emit_map_inputs(Kern *k, MapFn fn) {
+    if (k->flat) {
+        Loop l;
+        LLVMValueRef i = loop_begin(k, &l, k->batch), xs[IR_MAX_INPUTS];
+        for (int j = 0; j < k->v->n_in; j++) xs[j] = ld(k, &k->in[j], i);
+        st(k, k->out, i, fn(k, xs));
+        loop_end(k, &l);
+        return;
+    }
     IrShape s[IR_MAX_INPUTS];
     for (int j = 0; j < k->v->n_in; j++) s[j] = k->v->in[j]->shape;
     emit_map(k, k->v->n_in, s, fn);
@@ -594,6 +603,36 @@ static void emit_matmul(CgCtx *c, const IrValue *v) {
 
 /* ---- kernels ------------------------------------------------------------ */
 
+/* An element-wise op whose inputs in memory all have the output's shape
+ * (immediates are scalars) is one loop over its elements in memory order.
+ * Its kernel takes the element count where others take the batch, and is
+ * keyed without shapes: relu over [B,8,28,28] and over [B,120] share one,
+ * which spares LLVM a kernel per shape. */
+static bool is_flat(const CgCtx *c, const IrValue *v) {
+    switch (v->op) {
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL:
+    case IR_OP_DIV:
+    case IR_OP_UNARY:
+    case IR_OP_UNARY_GRAD:
+    case IR_OP_COPY:
+    case IR_OP_MAXIMUM:
+    case IR_OP_MINIMUM:
+    case IR_OP_GE_MASK: break;
+    default: return false;
+    }
+    for (int j = 0; j < v->n_in; j++)
+        if (c->ptrs[v->in[j]->id] && !ir_shape_eq(v->in[j]->shape, v->shape)) return false;
+    return true;
+}
+
+/* The element count of a flat kernel's call, in the entry. */
+static LLVMValueRef flat_count(CgCtx *c, const IrValue *v) {
+    LLVMValueRef row = LLVMConstInt(c->i64, (unsigned long long)ir_shape_row_elems(v->shape), 0);
+    return ir_shape_has_batch(v->shape) ? LLVMBuildNSWMul(c->b, c->batch, row, "count") : row;
+}
+
 /* Calls v's kernel; returns true, with *k ready to build the body, when
  * that kernel is new (no earlier value had the same key). */
 static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
@@ -610,19 +649,22 @@ static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
             ps[n] = c->ptr;
             args[n++] = c->ptrs[v->in[j]->id];
         }
+    bool flat = is_flat(c, v);
     ps[n] = c->i64;
-    args[n++] = c->batch;
+    args[n++] = flat ? flat_count(c, v) : c->batch;
     CgKey key;
-    cg_key_value(&key, c, v, "op");
+    cg_key_value(&key, c, v, flat ? "flat" : "op", !flat);
     const char *op = v->op == IR_OP_UNARY || v->op == IR_OP_UNARY_GRAD ? ir_unary_name(v->attr.fn)
                                                                        : ir_op_name(v->op);
     int64_t rows[IR_MAX_INPUTS + 1];
     bool split = cg_rows_of(c, v, rows);
+    for (int j = 0; flat && j < n - 1; j++) rows[j] = 1; /* a "row" is one element */
     CgKernelDef def;
     if (!cg_kernel_call(c, &key, op, ps, args, n, n - 1, split ? rows : NULL, &def)) return false;
     k->fn = def.fn;
     k->b = def.b;
     k->entry = def.entry;
+    k->flat = flat;
     int p = 0;
     k->out = LLVMGetParam(k->fn, (unsigned)p++);
     for (int j = 0; j < v->n_in; j++) {

@@ -133,6 +133,19 @@ void aairt_im2col(const float *x, float *col, int64_t batch, const AairtWindow *
 /* Its adjoint (COL2IM): x = 0, then every element of col added back to
  * the image element it was taken from. */
 void aairt_col2im(const float *col, float *x, int64_t batch, const AairtWindow *w);
+/* Pooling of `batch` images x [batch, C, H, W] by w's windows (dilation
+ * 1) into y [batch, C, OH, OW] (runtime/src/pool2d.c): avg = 0, the first
+ * maximum inside the image; avg = 1, the sum inside / (k k). Generated
+ * code calls it for POOL2D. */
+void aairt_pool2d(const float *x, float *y, int64_t batch, const AairtWindow *w, int avg);
+/* Its gradient dx from x and dy (POOL2D_GRAD): dy routed to each window's
+ * first maximum, or spread as dy / (k k) over the window. */
+void aairt_pool2d_grad(const float *x, const float *dy, float *dx, int64_t batch,
+                       const AairtWindow *w, int avg);
+/* y[b] = x[b]^T for `batch` row-major matrices x [batch, rows, cols]
+ * (runtime/src/transpose.c). Generated code calls it for a TRANSPOSE that
+ * keeps the batch axis and swaps two blocks of the others. */
+void aairt_transpose(const float *x, float *y, int64_t batch, int64_t rows, int64_t cols);
 
 /* The runtime's main: parses argv (train | eval | predict | info) and runs
  * the model. Returns the process exit code. Generated executables call it

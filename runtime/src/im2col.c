@@ -92,7 +92,8 @@ ALWAYS_INLINE void take_rows(const Scratch *s, float *col, int64_t k, int64_t d)
     const bool vec = d == 1 && k <= VEC && row >= VEC;
     const int64_t wide = vec ? (row - VEC) / k + 1 : 0;
     for (int64_t q = 0; q < rows; q++, col += row) {
-        const float *corner = s->image + q / w.out_width * w.stride * s->wp + q % w.out_width * w.stride;
+        int64_t oh = q / w.out_width, ow = q % w.out_width;
+        const float *corner = s->image + oh * w.stride * s->wp + ow * w.stride;
         int64_t whole = !vec ? 0 : q + 1 < rows ? s->n_runs : wide;
         for (int64_t r = 0; r < whole; r++)
             memcpy(col + r * k, corner + s->runs[r], VEC * sizeof(float));

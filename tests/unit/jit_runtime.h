@@ -14,6 +14,9 @@ static const JitSymbol jit_runtime[] = {
     {"aairt_run_rows", (void *)aairt_run_rows},
     {"aairt_im2col", (void *)aairt_im2col},
     {"aairt_col2im", (void *)aairt_col2im},
+    {"aairt_pool2d", (void *)aairt_pool2d},
+    {"aairt_pool2d_grad", (void *)aairt_pool2d_grad},
+    {"aairt_transpose", (void *)aairt_transpose},
 };
 enum { JIT_RUNTIME_COUNT = sizeof jit_runtime / sizeof jit_runtime[0] };
 

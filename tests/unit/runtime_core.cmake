@@ -1,11 +1,11 @@
 # Unit tests of libaairt's core (optim, rng, init, metrics, config, cli,
-# blas: the lazily loaded, thread-split sgemm; im2col: the convolution
-# column matrix).
+# blas: the lazily loaded, thread-split sgemm; im2col, pool2d, transpose: the
+# layout and window functions generated code calls).
 # fixture_util.c is a test-local safetensors reader other suites may reuse.
 set(RC_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(RC_INC ${PROJECT_SOURCE_DIR}/runtime/src)
 
-foreach(t optim rng_init metrics config cli blas im2col)
+foreach(t optim rng_init metrics config cli blas im2col pool2d transpose)
   aai_add_test(test_${t} SOURCES ${RC_DIR}/test_${t}.c ${RC_DIR}/fixture_util.c LIBS aairt)
   target_include_directories(test_${t} PRIVATE ${RC_INC} ${RC_DIR})
 endforeach()
