@@ -151,7 +151,7 @@ bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrVal
     if (ta || !tb || v->shape.rank != 2 || a->shape.rank != 2 || w->shape.rank != 2) return false;
     if (a->shape.dims[0] != IR_BATCH || w->shape.dims[0] == IR_BATCH || w->shape.dims[1] == IR_BATCH)
         return false;
-    if (!c->ptrs[v->id] || !c->ptrs[a->id] || !c->ptrs[w->id]) return false;
+    if (!cg_in_memory(c, v) || !cg_in_memory(c, a) || !cg_in_memory(c, w)) return false;
     int64_t k = a->shape.dims[1], n = w->shape.dims[0];
     if (n < 1 || k < 1) return false;
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
@@ -160,7 +160,7 @@ bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrVal
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "matmul.done");
     LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, c->batch, ic(c, 1), ""), one, many);
     LLVMPositionBuilderAtEnd(c->b, one);
-    LLVMValueRef args[3] = {c->ptrs[v->id], c->ptrs[a->id], c->ptrs[w->id]};
+    LLVMValueRef args[3] = {cg_ptr(c, v), cg_ptr(c, a), cg_ptr(c, w)};
     gemv_emit(c, args, n, k);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, many);

@@ -16,6 +16,14 @@ typedef struct CgKernel {
     LLVMValueRef fn;
 } CgKernel;
 
+/* Where a value lives: base + offset floats, the offset times the batch
+ * for per-row storage; base NULL for an immediate. */
+typedef struct CgAddr {
+    LLVMValueRef base;
+    int64_t offset;
+    bool per_row;
+} CgAddr;
+
 typedef struct CgCtx {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -25,15 +33,21 @@ typedef struct CgCtx {
     const IrFunc *f;       /* the function being emitted */
     const char *prefix;
     LLVMValueRef batch;    /* i64, loaded from args */
-    LLVMValueRef *ptrs;    /* by value id: where the value lives (NULL: immediate) */
+    CgAddr *addrs;         /* by value id: where the value lives (cg_ptr) */
     LLVMValueRef opt, params, grads;
     CgKernel *kernels;     /* every kernel built so far, in build order */
     size_t n_kernels, cap_kernels;
 } CgCtx;
 
+/* Whether value v of c->f lives in memory (it is not an immediate). */
+bool cg_in_memory(const CgCtx *c, const IrValue *v);
+/* Its address, computed at the entry builder's position: every use gets
+ * its own, so no address stays live across the entry's kernel calls (the
+ * optimizer merges them again where it runs). */
+LLVMValueRef cg_ptr(CgCtx *c, const IrValue *v);
+
 /* Emits value v of c->f: a call to a generated kernel (or to cblas_sgemm)
- * at the entry builder's position. c->ptrs holds the storage of v and its
- * inputs. */
+ * at the entry builder's position. */
 void cg_emit_value(CgCtx *c, const IrValue *v);
 
 /* For a matrix product v whose rows are the batch: emits a branch to a

@@ -28,6 +28,7 @@ typedef struct LK {
     LLVMValueRef fn;
     LLVMBasicBlockRef entry;
     LLVMValueRef out, in[IR_MAX_INPUTS], batch, step;
+    LLVMValueRef offset; /* SLICE, SLICE_GRAD: the slice's start, in elements */
     const IrValue *v;
 } LK;
 
@@ -110,6 +111,33 @@ static LLVMValueRef entry_step(CgCtx *c) {
     return phi;
 }
 
+static int64_t rest_of(IrShape s, int axis) {
+    int64_t r = 1;
+    for (int i = axis + 1; i < s.rank; i++) r *= s.dims[i];
+    return r;
+}
+
+static bool is_slice(const IrValue *v) { return v->op == IR_OP_SLICE || v->op == IR_OP_SLICE_GRAD; }
+
+/* The key of v's kernel. A slice's kernel takes its start as an argument
+ * and is keyed as the same slice at 0: the slices of an unrolled sequence
+ * (one per time step and gate, 24 in examples/sequence.aai) share one. */
+static void layer_key(CgKey *key, const CgCtx *c, const IrValue *v, bool with_step) {
+    if (!is_slice(v)) {
+        cg_key_value(key, c, v, with_step ? "layer+step" : "layer", true);
+        return;
+    }
+    IrValue at0 = *v;
+    at0.attr.i[1] = 0;
+    at0.attr.i[2] = v->attr.i[2] - v->attr.i[1];
+    cg_key_value(key, c, &at0, "layer+offset", true);
+}
+
+static int64_t slice_offset(const IrValue *v) {
+    IrShape full = v->op == IR_OP_SLICE_GRAD ? v->shape : v->in[0]->shape;
+    return v->attr.i[1] * rest_of(full, (int)v->attr.i[0]);
+}
+
 /* Calls v's kernel; returns true, with *k ready to build the body, when
  * that kernel is new (no earlier value had the same key). */
 static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
@@ -120,11 +148,11 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     LLVMValueRef args[IR_MAX_INPUTS + 3];
     int n = 0;
     ps[n] = c->ptr;
-    args[n++] = c->ptrs[v->id];
+    args[n++] = cg_ptr(c, v);
     for (int j = 0; j < v->n_in; j++) {
-        assert(c->ptrs[v->in[j]->id] && "layer ops read inputs from memory");
+        assert(cg_in_memory(c, v->in[j]) && "layer ops read inputs from memory");
         ps[n] = c->ptr;
-        args[n++] = c->ptrs[v->in[j]->id];
+        args[n++] = cg_ptr(c, v->in[j]);
     }
     int n_ptrs = n;
     ps[n] = c->i64;
@@ -133,8 +161,12 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
         ps[n] = c->i64;
         args[n++] = entry_step(c);
     }
+    if (is_slice(v)) {
+        ps[n] = c->i64;
+        args[n++] = LLVMConstInt(c->i64, (unsigned long long)slice_offset(v), 0);
+    }
     CgKey key;
-    cg_key_value(&key, c, v, with_step ? "layer+step" : "layer", true);
+    layer_key(&key, c, v, with_step);
     int64_t rows[IR_MAX_INPUTS + 1];
     bool split = cg_rows_of(c, v, rows);
     CgKernelDef def;
@@ -148,6 +180,7 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     for (int j = 0; j < v->n_in; j++) k->in[j] = LLVMGetParam(k->fn, (unsigned)j + 1);
     k->batch = LLVMGetParam(k->fn, (unsigned)n_ptrs);
     if (with_step) k->step = LLVMGetParam(k->fn, (unsigned)n_ptrs + 1);
+    if (is_slice(v)) k->offset = LLVMGetParam(k->fn, (unsigned)n - 1);
     return true;
 }
 
@@ -422,21 +455,16 @@ static void emit_transpose(LK *k) {
 /* Copies rows: for o < outer, j < len: dst[o*dst_row + dst_off + j] =
  * src[o*src_row + src_off + j]. */
 static void copy_rows(LK *k, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef outer, int64_t len,
-                      int64_t dst_row, int64_t dst_off, int64_t src_row, int64_t src_off) {
+                      int64_t dst_row, LLVMValueRef dst_off, int64_t src_row,
+                      LLVMValueRef src_off) {
     LLoop lo, lj;
     LLVMValueRef o = loop_begin(k, &lo, outer);
-    LLVMValueRef db = iadd(k, imul(k, o, ic(k, dst_row)), ic(k, dst_off));
-    LLVMValueRef sb = iadd(k, imul(k, o, ic(k, src_row)), ic(k, src_off));
+    LLVMValueRef db = iadd(k, imul(k, o, ic(k, dst_row)), dst_off);
+    LLVMValueRef sb = iadd(k, imul(k, o, ic(k, src_row)), src_off);
     LLVMValueRef j = loop_begin(k, &lj, ic(k, len));
     store(k, dst, iadd(k, db, j), load(k, src, iadd(k, sb, j)));
     loop_end(k, &lj);
     loop_end(k, &lo);
-}
-
-static int64_t rest_of(IrShape s, int axis) {
-    int64_t r = 1;
-    for (int i = axis + 1; i < s.rank; i++) r *= s.dims[i];
-    return r;
 }
 
 static void emit_concat(LK *k) {
@@ -447,7 +475,7 @@ static void emit_concat(LK *k) {
     LLVMValueRef outer = prod(k, y, 0, axis);
     for (int j = 0; j < v->n_in; j++) {
         int64_t len = v->in[j]->shape.dims[axis] * rest;
-        copy_rows(k, k->out, k->in[j], outer, len, y.dims[axis] * rest, off, len, 0);
+        copy_rows(k, k->out, k->in[j], outer, len, y.dims[axis] * rest, ic(k, off), len, ic(k, 0));
         off += len;
     }
 }
@@ -457,14 +485,14 @@ static void emit_slice(LK *k, bool grad) {
     int axis = (int)v->attr.i[0];
     IrShape full = grad ? v->shape : v->in[0]->shape;
     int64_t rest = rest_of(full, axis);
-    int64_t len = (v->attr.i[2] - v->attr.i[1]) * rest, start = v->attr.i[1] * rest;
+    int64_t len = (v->attr.i[2] - v->attr.i[1]) * rest;
     int64_t row = full.dims[axis] * rest;
     LLVMValueRef outer = prod(k, full, 0, axis);
     if (grad) {
         fill(k, numel(k, full), fconst(k, 0));
-        copy_rows(k, k->out, k->in[0], outer, len, row, start, len, 0);
+        copy_rows(k, k->out, k->in[0], outer, len, row, k->offset, len, ic(k, 0));
     } else {
-        copy_rows(k, k->out, k->in[0], outer, len, len, 0, row, start);
+        copy_rows(k, k->out, k->in[0], outer, len, len, ic(k, 0), row, k->offset);
     }
 }
 

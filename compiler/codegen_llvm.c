@@ -157,7 +157,7 @@ void cg_key_value(CgKey *k, const CgCtx *c, const IrValue *v, const char *builde
     if (shapes) key_shape(k, v->shape);
     for (int j = 0; j < v->n_in; j++) {
         const IrValue *in = v->in[j];
-        if (c->ptrs[in->id]) cg_key_add(k, " in");
+        if (cg_in_memory(c, in)) cg_key_add(k, " in");
         else cg_key_add(k, " imm%a", in->attr.f[0]);
         if (shapes) key_shape(k, in->shape);
     }
@@ -259,6 +259,17 @@ static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
     LLVMTypeRef fty = LLVMFunctionType(c->void_t, &c->ptr, 1, 0);
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
     add_fn_attr(c, fn, "nounwind");
+    if (f->kind != IR_ENTRY_PREDICT) {
+        /* The training and evaluation steps are hundreds of kernel calls
+         * (an unrolled LSTM: 325) with every buffer's address live across
+         * them: optimizing and register-allocating that was the costliest
+         * function of a model's compile (100-150 ms), for code that runs
+         * once per batch next to kernels that run for milliseconds. They
+         * are emitted as written (fast instruction selection, no
+         * optimization); predict, which batch-1 latency sees, is not. */
+        add_fn_attr(c, fn, "noinline");
+        add_fn_attr(c, fn, "optnone");
+    }
     LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(c->b, bb);
     LLVMValueRef args = LLVMGetParam(fn, 0);
@@ -277,27 +288,25 @@ static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
     c->batch = load_arg(c, args, ARG_BATCH, "batch");
     LLVMValueRef rows = gep_f32(c, arena, i64c(c, f->arena_static_floats));
 
-    c->ptrs = calloc((size_t)f->next_id + 1, sizeof *c->ptrs);
+    c->addrs = calloc((size_t)f->next_id + 1, sizeof *c->addrs);
     for (size_t i = 0; i < f->values.len; i++) {
         const IrValue *v = f->values.items[i];
         if (v->dead) continue;
         const IrStorage *s = &v->store;
-        LLVMValueRef p = NULL;
+        CgAddr a = {0};
         switch (s->kind) {
-        case IR_STORE_PARAM: p = gep_f32(c, c->params, i64c(c, s->offset)); break;
-        case IR_STORE_GRAD: p = gep_f32(c, c->grads, i64c(c, s->offset)); break;
-        case IR_STORE_SLOT: p = gep_f32(c, slots[s->slot], i64c(c, s->offset)); break;
+        case IR_STORE_PARAM: a = (CgAddr){c->params, s->offset, false}; break;
+        case IR_STORE_GRAD: a = (CgAddr){c->grads, s->offset, false}; break;
+        case IR_STORE_SLOT: a = (CgAddr){slots[s->slot], s->offset, false}; break;
         case IR_STORE_ARENA:
-            if (ir_shape_has_batch(v->shape))
-                p = gep_f32(c, rows, LLVMBuildMul(c->b, i64c(c, s->row_offset), c->batch, ""));
-            else
-                p = gep_f32(c, arena, i64c(c, s->offset));
+            if (ir_shape_has_batch(v->shape)) a = (CgAddr){rows, s->row_offset, true};
+            else a = (CgAddr){arena, s->offset, false};
             break;
-        case IR_STORE_VIEW: p = c->ptrs[ir_value_root(s->view_of)->id]; break;
+        case IR_STORE_VIEW: a = c->addrs[ir_value_root(s->view_of)->id]; break;
         case IR_STORE_IMMEDIATE:
         case IR_STORE_UNPLANNED: break;
         }
-        c->ptrs[v->id] = p;
+        c->addrs[v->id] = a;
     }
     for (size_t i = 0; i < f->values.len; i++) {
         const IrValue *v = f->values.items[i];
@@ -313,9 +322,17 @@ static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
         LLVMBuildCall2(c->b, oty, ofn, a, 4, "");
     }
     LLVMBuildRetVoid(c->b);
-    free(c->ptrs);
-    c->ptrs = NULL;
+    free(c->addrs);
+    c->addrs = NULL;
     return fn;
+}
+
+bool cg_in_memory(const CgCtx *c, const IrValue *v) { return c->addrs[v->id].base != NULL; }
+
+LLVMValueRef cg_ptr(CgCtx *c, const IrValue *v) {
+    const CgAddr *a = &c->addrs[v->id];
+    LLVMValueRef off = i64c(c, a->offset);
+    return gep_f32(c, a->base, a->per_row ? LLVMBuildMul(c->b, off, c->batch, "") : off);
 }
 
 /* ---- the descriptor ---------------------------------------------------- */

@@ -592,10 +592,10 @@ static void emit_matmul(CgCtx *c, const IrValue *v) {
         LLVMConstInt(i32, tb ? 112 : 111, 0),
         m, n, kk,
         LLVMConstReal(f32, 1.0),
-        c->ptrs[a->id], DIM(a, 1),
-        c->ptrs[b->id], DIM(b, 1),
+        cg_ptr(c, a), DIM(a, 1),
+        cg_ptr(c, b), DIM(b, 1),
         LLVMConstReal(f32, 0.0),
-        c->ptrs[v->id], n,
+        cg_ptr(c, v), n,
     };
 #undef DIM
     LLVMBuildCall2(c->b, fty, fn, args, 14, "");
@@ -623,7 +623,7 @@ static bool is_flat(const CgCtx *c, const IrValue *v) {
     default: return false;
     }
     for (int j = 0; j < v->n_in; j++)
-        if (c->ptrs[v->in[j]->id] && !ir_shape_eq(v->in[j]->shape, v->shape)) return false;
+        if (cg_in_memory(c, v->in[j]) && !ir_shape_eq(v->in[j]->shape, v->shape)) return false;
     return true;
 }
 
@@ -643,11 +643,11 @@ static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
     LLVMValueRef args[IR_MAX_INPUTS + 2];
     int n = 0;
     ps[n] = c->ptr;
-    args[n++] = c->ptrs[v->id];
+    args[n++] = cg_ptr(c, v);
     for (int j = 0; j < v->n_in; j++)
-        if (c->ptrs[v->in[j]->id]) {
+        if (cg_in_memory(c, v->in[j])) {
             ps[n] = c->ptr;
-            args[n++] = c->ptrs[v->in[j]->id];
+            args[n++] = cg_ptr(c, v->in[j]);
         }
     bool flat = is_flat(c, v);
     ps[n] = c->i64;
@@ -670,7 +670,7 @@ static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
     for (int j = 0; j < v->n_in; j++) {
         const IrValue *in = v->in[j];
         k->in[j].shape = in->shape;
-        if (c->ptrs[in->id]) k->in[j].ptr = LLVMGetParam(k->fn, (unsigned)p++);
+        if (cg_in_memory(c, in)) k->in[j].ptr = LLVMGetParam(k->fn, (unsigned)p++);
         else k->in[j].imm = LLVMConstReal(c->f32, in->attr.f[0]);
     }
     k->batch = LLVMGetParam(k->fn, (unsigned)p);

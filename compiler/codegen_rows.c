@@ -51,7 +51,7 @@ bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
                        v->op == IR_OP_SOFTMAX_GRAD;
     for (int j = 0; j < v->n_in; j++) {
         const IrValue *in = v->in[j];
-        if (!c->ptrs[in->id]) continue; /* an immediate */
+        if (!cg_in_memory(c, in)) continue; /* an immediate */
         IrShape s = in->shape;
         bool batch = ir_shape_has_batch(s);
         bool per_row = elementwise ? s.rank == v->shape.rank && batch : true;
@@ -62,7 +62,10 @@ bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
 }
 
 /* void <kernel>.rows(ptr ctx, i64 lo, i64 hi): ctx holds the call's
- * arguments; calls the kernel on rows [lo, hi). */
+ * arguments; calls the kernel on rows [lo, hi). One per kernel, with the
+ * rows baked in: values share a kernel only when their keys, which hold
+ * their shapes, are equal, or as flat element-wise kernels whose "rows"
+ * are single elements (codegen_ops.c), so they agree on the rows too. */
 static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty,
                                   LLVMTypeRef ctx_ty, int n, int n_ptrs, const int64_t *rows) {
     char name[300];
