@@ -39,6 +39,7 @@ typedef void (*SetThreadsFn)(int n);
 
 enum {
     ROW_MAJOR = 101,    /* CblasRowMajor */
+    NO_TRANS = 111,     /* CblasNoTrans */
     TRANS = 112,        /* CblasTrans */
     SPLIT_ALIGN = 16,   /* blocks of whole micro-kernel tiles */
     MIN_SPLIT_MACS = 1 << 17, /* below this a handoff costs more than it saves */
@@ -52,6 +53,7 @@ static const char *const blas_names[] = {"libopenblas.so.0", "libopenblas.so", "
 typedef struct Blas {
     pthread_once_t once;
     _Atomic(SgemmFn) sgemm;
+    bool openblas; /* set before sgemm is published: its buffers need warming */
 } Blas;
 
 static Blas blas = {.once = PTHREAD_ONCE_INIT};
@@ -78,6 +80,7 @@ static void blas_load(void) {
     union { void *p; SetThreadsFn f; } set = {dlsym(lib, "openblas_set_num_threads")};
     union { void *p; SgemmFn f; } gemm = {sgemm};
     if (set.f) set.f(1); /* the threads are ours (above) */
+    blas.openblas = set.f != NULL;
     atomic_store_explicit(&blas.sgemm, gemm.f, memory_order_release);
 }
 
@@ -88,7 +91,43 @@ static SgemmFn blas_sgemm(void) {
     return atomic_load_explicit(&blas.sgemm, memory_order_acquire);
 }
 
+/* ---- warming ------------------------------------------------------------ */
+
+/* OpenBLAS packs the operands of a product into a buffer it maps once and
+ * touches only as far as the packed panels reach, while its micro-kernel
+ * prefetches ahead of the panel it is on. Products too small to have ever
+ * written those pages (fewer than ~384 columns, fewer than ~32 rows: every
+ * product of the examples) then pay for each prefetch into an unpopulated
+ * page. On this project's VM (AMD Zen 1 under KVM, OpenBLAS 0.3.21) that
+ * makes single-threaded sgemm run at 12 GFLOP/s instead of 36 (256 x 256
+ * x 784: 8.6 ms against 2.9; perf puts the time on the kernel's
+ * prefetcht1), for the life of the process; batch-256 inference of
+ * examples/fashion_mlp.aai ran at a third of its speed. One product of
+ * WARM_M x WARM_N x WARM_K writes them; it costs about 5 ms, once per
+ * thread that calls OpenBLAS (each concurrent caller has its own buffer;
+ * warming only the first left the 2-thread runs at the slow speed), and
+ * changes no result: every product still runs the same kernels with the
+ * same blocking. A per-thread flag, like the binding above, is
+ * process-wide state by nature. */
+enum { WARM_M = 64, WARM_N = 1024, WARM_K = 1024 };
+
+static _Thread_local bool thread_warm;
+
+static void warm_thread(SgemmFn f) {
+    thread_warm = true;
+    float *a = calloc((size_t)WARM_M * WARM_K, sizeof *a);
+    float *b = calloc((size_t)WARM_K * WARM_N, sizeof *b);
+    float *c = calloc((size_t)WARM_M * WARM_N, sizeof *c);
+    if (a && b && c) /* without the memory it is only slower */
+        f(ROW_MAJOR, NO_TRANS, NO_TRANS, WARM_M, WARM_N, WARM_K, 1.0f, a, WARM_K, b, WARM_N, 0.0f,
+          c, WARM_N);
+    free(a);
+    free(b);
+    free(c);
+}
+
 static void gemm_run(SgemmFn f, const Gemm *g) {
+    if (!thread_warm && blas.openblas) warm_thread(f);
     f(g->order, g->ta, g->tb, g->m, g->n, g->k, g->alpha, g->a, g->lda, g->b, g->ldb, g->beta,
       g->c, g->ldc);
 }
