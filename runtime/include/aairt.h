@@ -8,8 +8,9 @@
  * main, `info`, the embedding header and the JIT read only this descriptor;
  * nothing about a model is hard-coded in the runtime.
  *
- * Generated entry points never allocate: every buffer comes in through
- * AairtStepArgs. */
+ * Generated entry points allocate nothing: every buffer comes in through
+ * AairtStepArgs (the libaairt helpers they call for convolutions and
+ * skinny products take per-call scratch from malloc). */
 #ifndef AAIRT_H
 #define AAIRT_H
 

@@ -12,9 +12,11 @@
  * label transforms, the last error message and, with the train API, the
  * gradients and the optimizer state. The scratch block holds the arena of
  * the generated code and a copy of the input batch. All three are 64-byte
- * aligned. aairt_embed_predict and aairt_embed_train_step never allocate;
- * init, load and save parse JSON and allocate temporarily, freeing
- * everything before they return.
+ * aligned. aairt_embed_predict and aairt_embed_train_step allocate no
+ * state: only libaairt's convolution and small-GEMM helpers take per-call
+ * scratch from malloc (freed before they return), and the first large
+ * matrix product loads OpenBLAS. init, load and save parse JSON and
+ * allocate temporarily, freeing everything before they return.
  *
  * Threads: a context is read-only during predict, so several threads may
  * predict with one context at once, each with its own scratch block.
