@@ -73,8 +73,8 @@ void cg_key_add(CgKey *k, const char *fmt, ...);
 /* The key of the kernel `builder` ("op", "layer") makes for value v: its
  * op, attributes and shape, and for each input its shape and whether it
  * is read from memory or folded in as an immediate (and its value).
- * shapes = false leaves the shapes out, for kernels that take their
- * element count as an argument. */
+ * shapes = false leaves every shape out (the attribute shape too), for
+ * kernels that take their element count or extents as arguments. */
 void cg_key_value(CgKey *k, const CgCtx *c, const IrValue *v, const char *builder, bool shapes);
 
 /* A kernel being defined: its function, entry block, and a builder there

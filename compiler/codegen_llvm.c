@@ -162,9 +162,12 @@ void cg_key_value(CgKey *k, const CgCtx *c, const IrValue *v, const char *builde
         if (shapes) key_shape(k, in->shape);
     }
     const IrAttrs *a = &v->attr;
-    cg_key_add(k, " i%lld,%lld,%lld,%lld f%a,%a,%a,%a shape", (long long)a->i[0], (long long)a->i[1],
+    cg_key_add(k, " i%lld,%lld,%lld,%lld f%a,%a,%a,%a", (long long)a->i[0], (long long)a->i[1],
                (long long)a->i[2], (long long)a->i[3], a->f[0], a->f[1], a->f[2], a->f[3]);
-    key_shape(k, a->shape);
+    if (shapes) {
+        cg_key_add(k, " shape");
+        key_shape(k, a->shape);
+    }
     /* the parameter itself lives in memory (an argument); only its size shapes code */
     if (a->param) cg_key_add(k, " param%lld", (long long)a->param->size);
 }

@@ -35,7 +35,9 @@ typedef struct Kern {
     LLVMValueRef out;
     Opnd in[IR_MAX_INPUTS];
     const IrValue *v;
-    bool flat; /* is_flat: one loop over `batch` elements */
+    bool flat;        /* is_flat: one loop over `batch` elements */
+    const struct NdPlan *plan; /* set: the loop nest's extents are arguments */
+    LLVMValueRef ext[IR_MAX_RANK]; /* ... these, static part of each extent */
 } Kern;
 
 /* ---- small builders ---------------------------------------------------- */
@@ -187,9 +189,72 @@ static void nd_rec(Kern *k, const NdSpace *s, int d, LLVMValueRef *base, NdBody 
     loop_end(k, &l);
 }
 
+/* The same loop nest decided from the shapes alone, without LLVM: what a
+ * kernel whose extents are arguments is keyed by. ext[d] is the static
+ * part of merged extent d, times the batch where batch[d]. */
+typedef struct NdPlan {
+    int n_dims, n_ops;
+    int64_t ext[IR_MAX_RANK];
+    bool batch[IR_MAX_RANK];
+    bool bc[ND_MAX_OPS][IR_MAX_RANK];
+} NdPlan;
+
+static void nd_plan(IrShape space, int n_ops, const IrShape *shapes, NdPlan *p) {
+    memset(p, 0, sizeof *p);
+    p->n_ops = n_ops;
+    int r = space.rank;
+    for (int d = 0; d < r; d++) {
+        if (space.dims[d] == 1) continue;
+        bool bc[ND_MAX_OPS];
+        for (int o = 0; o < n_ops; o++) {
+            int od = shapes[o].rank - r + d;
+            bc[o] = od < 0 || shapes[o].dims[od] == 1;
+        }
+        bool merge = p->n_dims > 0;
+        for (int o = 0; o < n_ops && merge; o++) merge = bc[o] == p->bc[o][p->n_dims - 1];
+        int m = merge ? p->n_dims - 1 : p->n_dims++;
+        if (!merge) {
+            p->ext[m] = 1;
+            for (int o = 0; o < n_ops; o++) p->bc[o][m] = bc[o];
+        }
+        if (space.dims[d] == IR_BATCH) p->batch[m] = true;
+        else p->ext[m] *= space.dims[d];
+    }
+}
+
+/* The extent of plan dimension d, in the kernel. */
+static LLVMValueRef plan_ext(Kern *k, int d) {
+    return k->plan->batch[d] ? imul(k, k->ext[d], k->batch) : k->ext[d];
+}
+
+/* nd_space from the kernel's plan and extent arguments. */
+static void nd_space_planned(Kern *k, NdSpace *s) {
+    const NdPlan *p = k->plan;
+    s->n_dims = p->n_dims;
+    s->n_ops = p->n_ops;
+    for (int d = 0; d < p->n_dims; d++) s->ext[d] = plan_ext(k, d);
+    for (int o = 0; o < p->n_ops; o++) {
+        LLVMValueRef acc = kc(k, 1);
+        for (int d = p->n_dims; d-- > 0;) {
+            s->stride[o][d] = p->bc[o][d] ? kc(k, 0) : acc;
+            if (!p->bc[o][d]) acc = imul(k, acc, s->ext[d]);
+        }
+    }
+}
+
+/* The product of the plan's extents where operand o is (broadcast) or is
+ * not (!broadcast) broadcast: a reduction's output and reduced counts. */
+static LLVMValueRef plan_count(Kern *k, int o, bool broadcast) {
+    LLVMValueRef n = kc(k, 1);
+    for (int d = 0; d < k->plan->n_dims; d++)
+        if (k->plan->bc[o][d] == broadcast) n = imul(k, n, plan_ext(k, d));
+    return n;
+}
+
 static void nd_loop(Kern *k, IrShape space, int n_ops, const IrShape *shapes, NdBody body, void *user) {
     NdSpace s;
-    nd_space(k, space, n_ops, shapes, &s);
+    if (k->plan) nd_space_planned(k, &s);
+    else nd_space(k, space, n_ops, shapes, &s);
     LLVMValueRef base[ND_MAX_OPS];
     for (int o = 0; o < n_ops; o++) base[o] = kc(k, 0);
     nd_rec(k, &s, 0, base, body, user);
@@ -412,11 +477,14 @@ static void emit_reduce(Kern *k) {
         mask = axes_mask(v, in.rank);
         outk = keepdims(in, mask);
     }
-    LLVMValueRef n_out = nelems(k, v->shape);
+    LLVMValueRef n_out = k->plan ? plan_count(k, 0, false) : nelems(k, v->shape);
     fill(k, n_out, fc(k, 0));
     IrShape shapes[2] = {outk, in};
     nd_loop(k, in, 2, shapes, acc_body, NULL);
-    if (v->op == IR_OP_MEAN) scale_out(k, n_out, fdiv(k, fc(k, 1), count_f(k, in, mask)));
+    if (v->op != IR_OP_MEAN) return;
+    LLVMValueRef count = k->plan ? LLVMBuildSIToFP(k->b, plan_count(k, 0, true), k->c->f32, "")
+                                 : count_f(k, in, mask);
+    scale_out(k, n_out, fdiv(k, fc(k, 1), count));
 }
 
 /* ---- row-wise ops: softmax family and losses ------------------------------ */
@@ -633,14 +701,60 @@ static LLVMValueRef flat_count(CgCtx *c, const IrValue *v) {
     return ir_shape_has_batch(v->shape) ? LLVMBuildNSWMul(c->b, c->batch, row, "count") : row;
 }
 
+/* The loop nest of an element-wise op with broadcasting or a reduction
+ * (what emit_map_inputs and emit_reduce iterate), as a plan: such a
+ * kernel takes the plan's extents as arguments and is keyed by the plan's
+ * pattern alone, so a bias add or a bias gradient is one kernel for every
+ * layer width, and batch normalization's per-channel ops one per pattern
+ * (they were a kernel per shape, a third of LLVM's time on
+ * examples/fashion_resnet.aai). Returns false for other ops. */
+static bool plan_of(const IrValue *v, NdPlan *plan) {
+    IrShape shapes[ND_MAX_OPS];
+    switch (v->op) {
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL:
+    case IR_OP_DIV:
+    case IR_OP_UNARY:
+    case IR_OP_UNARY_GRAD:
+    case IR_OP_COPY:
+    case IR_OP_BROADCAST:
+    case IR_OP_MAXIMUM:
+    case IR_OP_MINIMUM:
+    case IR_OP_GE_MASK:
+        shapes[0] = v->shape;
+        for (int j = 0; j < v->n_in; j++) shapes[j + 1] = v->in[j]->shape;
+        nd_plan(v->shape, v->n_in + 1, shapes, plan);
+        return true;
+    case IR_OP_SUM:
+    case IR_OP_MEAN:
+    case IR_OP_SUM_TO: {
+        IrShape in = v->in[0]->shape;
+        shapes[0] = v->op == IR_OP_SUM_TO ? v->attr.shape : keepdims(in, axes_mask(v, in.rank));
+        shapes[1] = in;
+        nd_plan(in, 2, shapes, plan);
+        return true;
+    }
+    default: return false;
+    }
+}
+
+static void plan_key(CgKey *key, const NdPlan *p) {
+    cg_key_add(key, " plan");
+    for (int d = 0; d < p->n_dims; d++) {
+        cg_key_add(key, " %c", p->batch[d] ? 'B' : '.');
+        for (int o = 0; o < p->n_ops; o++) cg_key_add(key, "%d", p->bc[o][d]);
+    }
+}
+
 /* Calls v's kernel; returns true, with *k ready to build the body, when
  * that kernel is new (no earlier value had the same key). */
-static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
+static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v, NdPlan *plan) {
     memset(k, 0, sizeof *k);
     k->c = c;
     k->v = v;
-    LLVMTypeRef ps[IR_MAX_INPUTS + 2];
-    LLVMValueRef args[IR_MAX_INPUTS + 2];
+    LLVMTypeRef ps[IR_MAX_INPUTS + 2 + IR_MAX_RANK];
+    LLVMValueRef args[IR_MAX_INPUTS + 2 + IR_MAX_RANK];
     int n = 0;
     ps[n] = c->ptr;
     args[n++] = cg_ptr(c, v);
@@ -649,18 +763,24 @@ static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
             ps[n] = c->ptr;
             args[n++] = cg_ptr(c, v->in[j]);
         }
-    bool flat = is_flat(c, v);
+    int n_ptrs = n;
+    bool flat = is_flat(c, v), planned = !flat && plan_of(v, plan);
     ps[n] = c->i64;
     args[n++] = flat ? flat_count(c, v) : c->batch;
+    for (int d = 0; planned && d < plan->n_dims; d++) {
+        ps[n] = c->i64;
+        args[n++] = LLVMConstInt(c->i64, (unsigned long long)plan->ext[d], 0);
+    }
     CgKey key;
-    cg_key_value(&key, c, v, flat ? "flat" : "op", !flat);
+    cg_key_value(&key, c, v, flat ? "flat" : planned ? "planned" : "op", !flat && !planned);
+    if (planned) plan_key(&key, plan);
     const char *op = v->op == IR_OP_UNARY || v->op == IR_OP_UNARY_GRAD ? ir_unary_name(v->attr.fn)
                                                                        : ir_op_name(v->op);
     int64_t rows[IR_MAX_INPUTS + 1];
     bool split = cg_rows_of(c, v, rows);
-    for (int j = 0; flat && j < n - 1; j++) rows[j] = 1; /* a "row" is one element */
+    for (int j = 0; flat && j < n_ptrs; j++) rows[j] = 1; /* a "row" is one element */
     CgKernelDef def;
-    if (!cg_kernel_call(c, &key, op, ps, args, n, n - 1, split ? rows : NULL, &def)) return false;
+    if (!cg_kernel_call(c, &key, op, ps, args, n, n_ptrs, split ? rows : NULL, &def)) return false;
     k->fn = def.fn;
     k->b = def.b;
     k->entry = def.entry;
@@ -674,6 +794,8 @@ static bool kern_begin(CgCtx *c, Kern *k, const IrValue *v) {
         else k->in[j].imm = LLVMConstReal(c->f32, in->attr.f[0]);
     }
     k->batch = LLVMGetParam(k->fn, (unsigned)p);
+    k->plan = planned ? plan : NULL;
+    for (int d = 0; planned && d < plan->n_dims; d++) k->ext[d] = LLVMGetParam(k->fn, (unsigned)(p + 1 + d));
     return true;
 }
 
@@ -722,7 +844,8 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
     default: cg_emit_layer(c, v); return; /* codegen_layers.c */
     }
     Kern k;
-    if (!kern_begin(c, &k, v)) return; /* an earlier value's kernel does it */
+    NdPlan plan;
+    if (!kern_begin(c, &k, v, &plan)) return; /* an earlier value's kernel does it */
     switch (v->op) {
     case IR_OP_ADD: emit_map_inputs(&k, map_add); break;
     case IR_OP_SUB: emit_map_inputs(&k, map_sub); break;

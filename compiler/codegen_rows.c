@@ -62,12 +62,12 @@ bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
 }
 
 /* void <kernel>.rows(ptr ctx, i64 lo, i64 hi): ctx holds the call's
- * arguments; calls the kernel on rows [lo, hi). One per kernel, with the
- * rows baked in: values share a kernel only when their keys, which hold
- * their shapes, are equal, or as flat element-wise kernels whose "rows"
- * are single elements (codegen_ops.c), so they agree on the rows too. */
+ * arguments, then the floats per row of each pointer; calls the kernel on
+ * rows [lo, hi). One per kernel: the rows travel in ctx, so values of
+ * different shapes that share a kernel (codegen_ops.c keys element-wise
+ * and broadcast kernels without their extents) share its part function. */
 static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty,
-                                  LLVMTypeRef ctx_ty, int n, int n_ptrs, const int64_t *rows) {
+                                  LLVMTypeRef ctx_ty, int n, int n_ptrs) {
     char name[300];
     size_t len = 0;
     snprintf(name, sizeof name, "%s.rows", LLVMGetValueName2(kernel, &len));
@@ -79,12 +79,14 @@ static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
     LLVMValueRef ctx = LLVMGetParam(fn, 0), lo = LLVMGetParam(fn, 1), hi = LLVMGetParam(fn, 2);
-    LLVMValueRef args[IR_MAX_INPUTS + 3];
+    LLVMValueRef args[IR_MAX_INPUTS + 3 + IR_MAX_RANK];
     for (int i = 0; i < n; i++) {
         LLVMTypeRef t = LLVMStructGetTypeAtIndex(ctx_ty, (unsigned)i);
         args[i] = LLVMBuildLoad2(b, t, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""), "");
-        if (i < n_ptrs && rows[i]) {
-            LLVMValueRef off = LLVMBuildNSWMul(b, lo, LLVMConstInt(c->i64, (unsigned long long)rows[i], 0), "");
+        if (i < n_ptrs) {
+            LLVMValueRef row = LLVMBuildLoad2(
+                b, c->i64, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(n + i), ""), "");
+            LLVMValueRef off = LLVMBuildNSWMul(b, lo, row, "");
             args[i] = LLVMBuildInBoundsGEP2(b, c->f32, args[i], &off, 1, "");
         }
     }
@@ -98,19 +100,23 @@ static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty
 void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *args, int n,
                   int n_ptrs, const int64_t *rows) {
     LLVMBuilderRef b = c->b;
-    LLVMTypeRef ft[IR_MAX_INPUTS + 3];
+    LLVMTypeRef ft[2 * (IR_MAX_INPUTS + 3) + IR_MAX_RANK];
     for (int i = 0; i < n; i++) ft[i] = LLVMTypeOf(args[i]);
-    LLVMTypeRef ctx_ty = LLVMStructTypeInContext(c->ctx, ft, (unsigned)n, 0);
+    for (int i = 0; i < n_ptrs; i++) ft[n + i] = c->i64;
+    LLVMTypeRef ctx_ty = LLVMStructTypeInContext(c->ctx, ft, (unsigned)(n + n_ptrs), 0);
     /* the context lives in the entry block's frame: allocas there are
      * static, however many split calls the entry makes */
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
     LLVMValueRef ctx = cg_entry_alloca(c, LLVMGetEntryBasicBlock(fn), ctx_ty, "rows.ctx");
     for (int i = 0; i < n; i++) LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""));
+    for (int i = 0; i < n_ptrs; i++)
+        LLVMBuildStore(b, LLVMConstInt(c->i64, (unsigned long long)rows[i], 0),
+                       LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(n + i), ""));
     LLVMTypeRef run_ps[4] = {c->ptr, c->ptr, c->i64, c->i64};
     LLVMTypeRef run_ty = LLVMFunctionType(c->void_t, run_ps, 4, 0);
     LLVMValueRef run = LLVMGetNamedFunction(c->mod, "aairt_run_rows");
     if (!run) run = LLVMAddFunction(c->mod, "aairt_run_rows", run_ty);
-    LLVMValueRef run_args[4] = {part_function(c, kernel, kty, ctx_ty, n, n_ptrs, rows), ctx,
+    LLVMValueRef run_args[4] = {part_function(c, kernel, kty, ctx_ty, n, n_ptrs), ctx,
                                 args[n_ptrs], LLVMConstInt(c->i64, (unsigned long long)rows[0], 0)};
     LLVMBuildCall2(b, run_ty, run, run_args, 4, "");
 }

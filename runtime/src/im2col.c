@@ -51,9 +51,10 @@ static bool scratch_init(Scratch *s, const AairtWindow *w) {
     s->wp = w->width + 2 * w->padding;
     s->n_runs = w->channels * w->kernel;
     size_t floats = (size_t)(w->channels * s->hp * s->wp + VEC);
+    floats += floats & 1; /* the offsets after the image start 8-byte aligned */
     s->image = malloc(floats * sizeof(float) + (size_t)s->n_runs * sizeof(int64_t));
     if (!s->image) return false;
-    s->runs = (int64_t *)(void *)(s->image + floats + (floats & 1)); /* 8-byte aligned */
+    s->runs = (int64_t *)(void *)(s->image + floats);
     for (int64_t c = 0; c < w->channels; c++)
         for (int64_t ki = 0; ki < w->kernel; ki++)
             s->runs[c * w->kernel + ki] = (c * s->hp + ki * w->dilation) * s->wp;

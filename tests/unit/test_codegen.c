@@ -198,6 +198,75 @@ Test(codegen, jit_descriptor_and_batch_independence) {
     jit_free(j);
 }
 
+/* ---- kernels shared across shapes -------------------------------------- */
+
+/* Two bias adds of different widths ([B,6] + [6], [B,4] + [4]) have the
+ * same broadcast pattern and two relus the same op: each pair is one
+ * kernel taking its extents (or element count) as arguments, and each
+ * call must still compute its own shape. */
+Test(codegen_shared, one_kernel_for_every_width) {
+    Arena ar = {0};
+    Diag *dg = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&ar, dg, "shared");
+    int64_t six = 6, four = 4;
+    IrParam *b1 = ir_param_new(m, "b1", ir_shape(1, &six), IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *w = ir_param_new(m, "w", ir_shape2(4, 6), IR_INIT_ZEROS, 6, 4, L0);
+    IrParam *b2 = ir_param_new(m, "b2", ir_shape(1, &four), IR_INIT_ZEROS, 1, 1, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape2(IR_BATCH, 6), L0);
+    IrValue *h = ir_build_binary(f, IR_OP_ADD, x, ir_build_param(f, b1, L0), L0);
+    h = ir_build_unary(f, IR_FN_RELU, h, 0, L0);
+    h = ir_build_matmul(f, h, ir_build_param(f, w, L0), false, true, L0);
+    h = ir_build_binary(f, IR_OP_ADD, h, ir_build_param(f, b2, L0), L0);
+    f->output = ir_build_unary(f, IR_FN_RELU, h, 0, L0);
+    PipelineOptions po = pipeline_options_default();
+    cr_assert(pipeline_run(m, &po));
+
+    char path[] = "/tmp/aai_cgs_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    CgOptions o = {.manifest_json = "{}", .opt_level = -1};
+    char *err = NULL;
+    cr_assert(cg_compile(m, &o, CG_OUT_LLVM_IR, path, &err), "%s", err ? err : "");
+    size_t len;
+    char *ir = slurp(path, &len);
+    unlink(path);
+    int adds = 0, relus = 0;
+    for (const char *p = ir; (p = strstr(p, "define internal void @aai.")); p++) {
+        const char *name = p + 22, *end = strchr(name, '(');
+        bool part = end - name > 5 && strncmp(end - 5, ".rows", 5) == 0; /* its thread split */
+        adds += !part && strncmp(name, "aai.add.", 8) == 0;
+        relus += !part && strncmp(name, "aai.relu.", 9) == 0;
+    }
+    cr_expect_eq(adds, 1, "one bias-add kernel for both widths, not %d", adds);
+    cr_expect_eq(relus, 1, "one relu kernel for both shapes, not %d", relus);
+    free(ir);
+
+    Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
+    cr_assert(j, "%s", err ? err : "");
+    float params[64] = {0}, x3[18], out[12], arena_buf[256] = {0};
+    for (int i = 0; i < 6; i++) params[b1->offset + i] = 0.1f * (float)(i - 2);
+    for (int i = 0; i < 24; i++) params[w->offset + i] = 0.05f * (float)(i % 7) - 0.1f;
+    for (int i = 0; i < 4; i++) params[b2->offset + i] = 0.2f * (float)(i - 1);
+    for (int i = 0; i < 18; i++) x3[i] = sinf((float)i);
+    cr_assert_leq(f->arena_static_floats + 3 * f->arena_row_floats, 256);
+    AairtStepArgs a = {params, NULL, arena_buf, x3, NULL, out, NULL, NULL, 3};
+    jit_model(j)->predict(&a);
+    for (int n = 0; n < 3; n++)
+        for (int r = 0; r < 4; r++) {
+            float s = params[b2->offset + r];
+            for (int c = 0; c < 6; c++) {
+                float hc = x3[n * 6 + c] + params[b1->offset + c];
+                s += (hc > 0 ? hc : 0) * params[w->offset + r * 6 + c];
+            }
+            cr_expect_float_eq(out[n * 4 + r], s > 0 ? s : 0, 1e-5, "row %d col %d", n, r);
+        }
+    jit_free(j);
+    diag_free(dg);
+    arena_free(&ar);
+}
+
 /* ---- code generation in parts ---------------------------------------- */
 
 TestSuite(codegen_parallel, .init = setup, .fini = teardown);
