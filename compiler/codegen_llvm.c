@@ -262,17 +262,16 @@ static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
     LLVMTypeRef fty = LLVMFunctionType(c->void_t, &c->ptr, 1, 0);
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
     add_fn_attr(c, fn, "nounwind");
-    if (f->kind != IR_ENTRY_PREDICT) {
-        /* The training and evaluation steps are hundreds of kernel calls
-         * (an unrolled LSTM: 325) with every buffer's address live across
-         * them: optimizing and register-allocating that was the costliest
-         * function of a model's compile (100-150 ms), for code that runs
-         * once per batch next to kernels that run for milliseconds. They
-         * are emitted as written (fast instruction selection, no
-         * optimization); predict, which batch-1 latency sees, is not. */
-        add_fn_attr(c, fn, "noinline");
-        add_fn_attr(c, fn, "optnone");
-    }
+    /* Entries are tens to hundreds of kernel calls (an unrolled LSTM's
+     * training step: 325) with every buffer's address live across them:
+     * optimizing and register-allocating them was the costliest part of a
+     * model's compile (the training step alone 100-150 ms), for code whose
+     * own work is passing pointers. They are emitted as written (fast
+     * instruction selection, no optimization); batch-1 latency, where an
+     * entry's overhead would show, measured the same either way (MLP
+     * 18.3-18.9 us, CNN 58.2-58.5 us, bench/infer_harness.c). */
+    add_fn_attr(c, fn, "noinline");
+    add_fn_attr(c, fn, "optnone");
     LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(c->b, bb);
     LLVMValueRef args = LLVMGetParam(fn, 0);

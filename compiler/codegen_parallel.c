@@ -50,7 +50,7 @@ static void set_err(char **err, const char *what, const char *detail) {
  * weight by 1.05-1.2x. */
 enum { CG_PHI_WEIGHT = 25 };
 
-/* An `optnone` function (the training and evaluation entries) is not
+/* An `optnone` function (the entries) is not
  * optimised and goes through fast instruction selection: per instruction
  * it cost about this fraction of an optimised one (fashion_resnet:
  * train_step 32 ms of CPU for 3,900 lines of IR, predict 54 ms for 1,200).
