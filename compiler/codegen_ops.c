@@ -676,8 +676,9 @@ static void emit_matmul(CgCtx *c, const IrValue *v) {
  * Its kernel takes the element count where others take the batch, and is
  * keyed without shapes: relu over [B,8,28,28] and over [B,120] share one,
  * which spares LLVM a kernel per shape. */
-static bool is_flat(const CgCtx *c, const IrValue *v) {
-    switch (v->op) {
+/* The element-wise ops emit_map_inputs computes, BROADCAST aside. */
+static bool is_elementwise(IrOpKind op) {
+    switch (op) {
     case IR_OP_ADD:
     case IR_OP_SUB:
     case IR_OP_MUL:
@@ -687,9 +688,13 @@ static bool is_flat(const CgCtx *c, const IrValue *v) {
     case IR_OP_COPY:
     case IR_OP_MAXIMUM:
     case IR_OP_MINIMUM:
-    case IR_OP_GE_MASK: break;
+    case IR_OP_GE_MASK: return true;
     default: return false;
     }
+}
+
+static bool is_flat(const CgCtx *c, const IrValue *v) {
+    if (!is_elementwise(v->op)) return false;
     for (int j = 0; j < v->n_in; j++)
         if (cg_in_memory(c, v->in[j]) && !ir_shape_eq(v->in[j]->shape, v->shape)) return false;
     return true;
@@ -710,22 +715,13 @@ static LLVMValueRef flat_count(CgCtx *c, const IrValue *v) {
  * examples/fashion_resnet.aai). Returns false for other ops. */
 static bool plan_of(const IrValue *v, NdPlan *plan) {
     IrShape shapes[ND_MAX_OPS];
-    switch (v->op) {
-    case IR_OP_ADD:
-    case IR_OP_SUB:
-    case IR_OP_MUL:
-    case IR_OP_DIV:
-    case IR_OP_UNARY:
-    case IR_OP_UNARY_GRAD:
-    case IR_OP_COPY:
-    case IR_OP_BROADCAST:
-    case IR_OP_MAXIMUM:
-    case IR_OP_MINIMUM:
-    case IR_OP_GE_MASK:
+    if (is_elementwise(v->op) || v->op == IR_OP_BROADCAST) {
         shapes[0] = v->shape;
         for (int j = 0; j < v->n_in; j++) shapes[j + 1] = v->in[j]->shape;
         nd_plan(v->shape, v->n_in + 1, shapes, plan);
         return true;
+    }
+    switch (v->op) {
     case IR_OP_SUM:
     case IR_OP_MEAN:
     case IR_OP_SUM_TO: {

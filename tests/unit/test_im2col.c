@@ -10,9 +10,7 @@
 #include <string.h>
 
 #include "aairt.h"
-
-enum { GUARD = 16 };
-static const float guard_value = 12345.0f;
+#include "guard.h"
 
 typedef struct Case {
     int64_t chans, h, w, k, stride, pad, dil, batch;
@@ -23,23 +21,6 @@ static AairtWindow window_of(const Case *t) {
     return (AairtWindow){t->chans, t->h, t->w, (t->h + 2 * t->pad - span) / t->stride + 1,
                          (t->w + 2 * t->pad - span) / t->stride + 1, t->k, t->stride, t->pad,
                          t->dil};
-}
-
-/* n floats between GUARD guard floats on each side; returns the inside. */
-static float *guarded(int64_t n) {
-    float *p = malloc((size_t)(n + 2 * GUARD) * sizeof *p);
-    cr_assert(p);
-    for (int64_t i = 0; i < n + 2 * GUARD; i++) p[i] = guard_value;
-    return p + GUARD;
-}
-
-static void expect_guards(const float *inside, int64_t n, const char *what) {
-    for (int64_t i = 1; i <= GUARD; i++) {
-        cr_expect_eq(inside[-i], guard_value, "%s: float %lld before the buffer written", what,
-                     (long long)i);
-        cr_expect_eq(inside[n - 1 + i], guard_value, "%s: float %lld after the buffer written",
-                     what, (long long)i);
-    }
 }
 
 /* The column element of (n, oh, ow, c, ki, kj) and the image element it
@@ -86,9 +67,9 @@ static void check_case(const Case *t) {
                  (long long)wrong, (long long)nx, (long long)t->k, (long long)t->stride,
                  (long long)t->pad, (long long)t->dil);
     expect_guards(back, nx, "col2im");
-    free(x - GUARD);
-    free(col - GUARD);
-    free(back - GUARD);
+    guarded_free(x);
+    guarded_free(col);
+    guarded_free(back);
     free(want_back);
 }
 

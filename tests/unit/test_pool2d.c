@@ -11,26 +11,11 @@
 #include <stdlib.h>
 
 #include "aairt.h"
-
-enum { GUARD = 8 };
-static const float guard_value = -777.0f;
+#include "guard.h"
 
 typedef struct Case {
     int64_t chans, h, w, k, stride, pad, batch;
 } Case;
-
-static float *guarded(int64_t n) {
-    float *p = malloc((size_t)(n + 2 * GUARD) * sizeof *p);
-    cr_assert(p);
-    for (int64_t i = 0; i < n + 2 * GUARD; i++) p[i] = guard_value;
-    return p + GUARD;
-}
-
-static void expect_guards(const float *inside, int64_t n, const char *what) {
-    for (int64_t i = 1; i <= GUARD; i++)
-        cr_expect(inside[-i] == guard_value && inside[n - 1 + i] == guard_value,
-                  "%s wrote outside its buffer", what);
-}
 
 /* The reference for one window: max (first maximum's index in *arg) or
  * the sum inside the image. */
@@ -89,10 +74,10 @@ static void check_case(const Case *t, bool avg) {
                  (long long)t->h, (long long)t->w, (long long)wrong_dx);
     expect_guards(y, planes * out, "pool2d");
     expect_guards(dx, planes * plane, "pool2d_grad");
-    free(x - GUARD);
-    free(y - GUARD);
-    free(dy - GUARD);
-    free(dx - GUARD);
+    guarded_free(x);
+    guarded_free(y);
+    guarded_free(dy);
+    guarded_free(dx);
     free(want_dx);
 }
 

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 
 #include "aairt.h"
-
-enum { GUARD = 8 };
+#include "guard.h"
 
 Test(transpose, every_element_in_place) {
     const int64_t shapes[][3] = {{1, 4, 4}, {3, 784, 8}, {2, 8, 784}, {2, 5, 7}, {1, 1, 9},
@@ -15,20 +14,19 @@ Test(transpose, every_element_in_place) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t batch = shapes[s][0], rows = shapes[s][1], cols = shapes[s][2];
         int64_t n = batch * rows * cols;
-        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)(n + GUARD) * sizeof *y);
-        cr_assert(x && y);
+        float *x = malloc((size_t)n * sizeof *x), *y = guarded(n);
+        cr_assert(x);
         for (int64_t i = 0; i < n; i++) x[i] = (float)i;
-        for (int64_t i = 0; i < n + GUARD; i++) y[i] = -1.0f;
         aairt_transpose(x, y, batch, rows, cols);
         int64_t wrong = 0;
         for (int64_t b = 0; b < batch; b++)
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = 0; j < cols; j++)
                     wrong += y[(b * cols + j) * rows + i] != x[(b * rows + i) * cols + j];
-        for (int64_t i = n; i < n + GUARD; i++) wrong += y[i] != -1.0f;
         cr_expect_eq(wrong, 0, "%lld x [%lld, %lld]: %lld elements wrong", (long long)batch,
                      (long long)rows, (long long)cols, (long long)wrong);
+        expect_guards(y, n, "transpose");
         free(x);
-        free(y);
+        guarded_free(y);
     }
 }
