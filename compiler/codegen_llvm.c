@@ -537,8 +537,9 @@ static bool can_split(const CgOptions *o, CgOutputKind kind, const char *path) {
 static bool compile_parts(LLVMModuleRef mod, const CgOptions *o, int n_parts, const char *path,
                           CgObjects *keep, char **err) {
     if (!keep) return cg_parallel_compile(mod, o, n_parts, path, err);
-    const char *paths[CG_MAX_THREADS];
-    for (int i = 0; i < n_parts; i++) {
+    const char *paths[CG_MAX_OBJECTS];
+    int n_objects = n_parts * CG_OBJECTS_PER_PART;
+    for (int i = 0; i < n_objects; i++) {
         int w = snprintf(keep->path[i], sizeof keep->path[i], "%s.part%d.o", path, i);
         if (w < 0 || (size_t)w >= sizeof keep->path[i]) {
             set_err(err, "output path too long", path);
@@ -546,7 +547,7 @@ static bool compile_parts(LLVMModuleRef mod, const CgOptions *o, int n_parts, co
         }
         paths[i] = keep->path[i];
     }
-    keep->n = n_parts;
+    keep->n = n_objects;
     bool ok = cg_parallel_emit(mod, o, n_parts, paths, err);
     if (!ok) cg_objects_remove(keep);
     return ok;

@@ -57,12 +57,14 @@ bool cg_emit(LLVMModuleRef mod, LLVMTargetMachineRef tm, CgOutputKind kind, cons
              char **err);
 
 enum { CG_MAX_THREADS = 8 };   /* code generation threads, at most */
+enum { CG_OBJECTS_PER_PART = 2 }; /* a parallel part's kernels and entries */
+enum { CG_MAX_OBJECTS = CG_MAX_THREADS * CG_OBJECTS_PER_PART };
 enum { CG_PATH_MAX = 4096 };   /* PATH_MAX on Linux */
 
 /* The object files of one compile (cg_compile_objects). */
 typedef struct CgObjects {
     int n;                                   /* how many */
-    char path[CG_MAX_THREADS][CG_PATH_MAX];  /* each file's name */
+    char path[CG_MAX_OBJECTS][CG_PATH_MAX];  /* each file's name */
 } CgObjects;
 
 /* The whole back end in one call: target machine, build, verify, optimize,

@@ -11,9 +11,18 @@
  * body is optimised by the same passes as in the whole module, and the
  * kernels were never inlined, so the code of each function is what one
  * thread would produce (tests/unit/test_codegen.c checks that the
- * answers are the same bit for bit). */
+ * answers are the same bit for bit).
+ *
+ * Each partition is emitted as two objects (units): its kernels by the
+ * optimizing code generator, its entries (`optnone`: a list of calls) by
+ * LLVM's -O0 one, fast instruction selection and register allocation.
+ * The entries' calls run as fast either way (MLP and CNN batch-1
+ * latency measured the same), and the optimizing back end spent most of
+ * its time on them in the examples with long entries (sequence:
+ * 75 ms of CPU for the three entries, 32 ms at -O0). */
 #include "codegen_parallel.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,13 +36,14 @@
 
 #include "link.h"
 
-/* The least cost (function_cost) per partition. A split adds ~10-20 ms
- * of CPU (bitcode copies, a target machine per part, `ld -r`), which only
- * pays when another core is free to take the half: on the 2-core VM,
- * the small examples (iris 1,400, digits 1,600) gained 10-35 ms when it
- * was and lost 10-20 ms when a neighbour kept it busy, while those from
- * fashion_mlp (2,350) up gain 1.3-1.7x. So they stay on one thread. */
-enum { CG_MIN_PART_COST = 1000 };
+/* The least cost (function_cost) per partition. A split adds CPU
+ * (bitcode copies, target machines, `ld -r` for -c), which pays when
+ * another core is free to take the half: on the 2-core VM, with the
+ * entries at -O0, every example gained (iris, cost 1,000: 87 -> 69 ms;
+ * fashion_cnn 160 -> 108) and, with a neighbour keeping the other core
+ * busy, the small ones lost 5-8 ms (iris 90 -> 98). Modules too small to
+ * amortise the copies stay on one thread. */
+enum { CG_MIN_PART_COST = 400 };
 
 static void set_err(char **err, const char *what, const char *detail) {
     if (!err) return;
@@ -50,13 +60,11 @@ static void set_err(char **err, const char *what, const char *detail) {
  * weight by 1.05-1.2x. */
 enum { CG_PHI_WEIGHT = 25 };
 
-/* An `optnone` function (the entries) is not
- * optimised and goes through fast instruction selection: per instruction
- * it cost about this fraction of an optimised one (fashion_resnet:
- * train_step 32 ms of CPU for 3,900 lines of IR, predict 54 ms for 1,200).
- * Without the discount the part holding it got too little else: the two
- * parts of fashion_resnet ran 1.3x faster than one, now 1.6x. */
-enum { CG_OPTNONE_DIVISOR = 4 };
+/* An `optnone` function (the entries) is not optimised and goes through
+ * the -O0 code generator: per instruction it costs about this fraction of
+ * an optimised one (sequence: train_step 17.5 ms of CPU for 5,400 lines
+ * of IR). Without the discount the part holding it got too little else. */
+enum { CG_OPTNONE_DIVISOR = 8 };
 
 static bool is_optnone(LLVMValueRef fn) {
     unsigned kind = LLVMGetEnumAttributeKindForName("optnone", 7);
@@ -79,13 +87,24 @@ typedef struct CgFuncs {
     LLVMValueRef *fn;
     size_t *size; /* estimated cost (function_cost) */
     int *part;    /* the partition that keeps the body */
+    bool *entry;  /* optnone: emitted in its partition's entry unit */
     size_t n;
 } CgFuncs;
+
+/* A partition's objects: its kernels (unit 2p) and its entries (2p + 1).
+ * Unit 0 also holds the module's global variables. */
+enum { CG_UNIT_KERNELS, CG_UNIT_ENTRIES, CG_UNITS_PER_PART };
+static_assert((int)CG_UNITS_PER_PART == (int)CG_OBJECTS_PER_PART, "one object per unit");
+
+static int unit_of(const CgFuncs *f, size_t i) {
+    return f->part[i] * CG_UNITS_PER_PART + (f->entry[i] ? CG_UNIT_ENTRIES : CG_UNIT_KERNELS);
+}
 
 static void funcs_free(CgFuncs *f) {
     free(f->fn);
     free(f->size);
     free(f->part);
+    free(f->entry);
     *f = (CgFuncs){0};
 }
 
@@ -97,7 +116,8 @@ static bool funcs_collect(LLVMModuleRef mod, CgFuncs *f) {
     f->fn = calloc(cap + 1, sizeof *f->fn);
     f->size = calloc(cap + 1, sizeof *f->size);
     f->part = calloc(cap + 1, sizeof *f->part);
-    if (!f->fn || !f->size || !f->part) {
+    f->entry = calloc(cap + 1, sizeof *f->entry);
+    if (!f->fn || !f->size || !f->part || !f->entry) {
         funcs_free(f);
         return false;
     }
@@ -105,6 +125,7 @@ static bool funcs_collect(LLVMModuleRef mod, CgFuncs *f) {
         if (LLVMIsDeclaration(fn)) continue;
         f->fn[f->n] = fn;
         f->size[f->n] = function_cost(fn);
+        f->entry[f->n] = is_optnone(fn);
         f->n++;
     }
     return true;
@@ -177,23 +198,23 @@ static bool funcs_deal(CgFuncs *f, int n_parts) {
     return true;
 }
 
-/* The partition that defines global `g`: its function's, or 0 for
- * variables (the descriptor and its strings are small). */
+/* The unit that defines global `g`: its function's, or 0 for variables
+ * (the descriptor and its strings are small). */
 static int owner_of(const CgFuncs *f, LLVMValueRef g) {
     for (size_t i = 0; i < f->n; i++)
-        if (f->fn[i] == g) return f->part[i];
+        if (f->fn[i] == g) return unit_of(f, i);
     return 0;
 }
 
-/* Whether a use of `g` from outside partition `part` exists. Uses through
+/* Whether a use of `g` from outside unit `unit` exists. Uses through
  * constants (the descriptor's initializer) count as outside: rare, and
  * promoting too much is only a visible symbol more. */
-static bool used_outside(const CgFuncs *f, LLVMValueRef g, int part) {
+static bool used_outside(const CgFuncs *f, LLVMValueRef g, int unit) {
     for (LLVMUseRef u = LLVMGetFirstUse(g); u; u = LLVMGetNextUse(u)) {
         LLVMValueRef user = LLVMGetUser(u);
         if (!LLVMIsAInstruction(user)) return true;
         LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInstructionParent(user));
-        if (owner_of(f, fn) != part) return true;
+        if (owner_of(f, fn) != unit) return true;
     }
     return false;
 }
@@ -220,7 +241,7 @@ static void promote(LLVMValueRef g, const char *prefix, size_t *n_unnamed) {
 static void promote_shared_locals(LLVMModuleRef mod, const CgFuncs *f, const char *prefix) {
     size_t n_unnamed = 0;
     for (size_t i = 0; i < f->n; i++)
-        if (is_local(f->fn[i]) && used_outside(f, f->fn[i], f->part[i]))
+        if (is_local(f->fn[i]) && used_outside(f, f->fn[i], unit_of(f, i)))
             promote(f->fn[i], prefix, &n_unnamed);
     for (LLVMValueRef g = LLVMGetFirstGlobal(mod); g; g = LLVMGetNextGlobal(g))
         if (is_local(g) && used_outside(f, g, 0)) promote(g, prefix, &n_unnamed);
@@ -259,10 +280,10 @@ static LLVMValueRef function_to_declaration(LLVMModuleRef mod, LLVMValueRef fn) 
     return decl;
 }
 
-/* Keeps the bodies of partition `part` in `mod` (a copy of the module
- * whose functions `f` describes), declares every other function and, out
- * of part 0, every global variable. Unused local leftovers go. */
-static bool keep_partition(LLVMModuleRef mod, const CgFuncs *f, int part) {
+/* Keeps the bodies of unit `unit` in `mod` (a copy of the module whose
+ * functions `f` describes), declares every other function and, out of
+ * unit 0, every global variable. Unused local leftovers go. */
+static bool keep_unit(LLVMModuleRef mod, const CgFuncs *f, int unit) {
     LLVMValueRef *decls = calloc(f->n + 1, sizeof *decls);
     if (!decls) return false;
     size_t i = 0, n_decls = 0;
@@ -272,7 +293,7 @@ static bool keep_partition(LLVMModuleRef mod, const CgFuncs *f, int part) {
         if (LLVMIsDeclaration(fn)) continue;
         if (i >= f->n) break; /* declarations we added: past the originals */
         bool was_local = is_local(fn);
-        if (f->part[i++] != part) {
+        if (unit_of(f, i++) != unit) {
             LLVMValueRef d = function_to_declaration(mod, fn);
             if (!d) {
                 free(decls);
@@ -286,7 +307,7 @@ static bool keep_partition(LLVMModuleRef mod, const CgFuncs *f, int part) {
         if (!LLVMGetFirstUse(decls[k])) LLVMDeleteFunction(decls[k]);
     }
     free(decls);
-    if (part == 0) return true;
+    if (unit == 0) return true;
     /* initializers first: a global may be used only by another's */
     for (LLVMValueRef g = LLVMGetFirstGlobal(mod); g; g = LLVMGetNextGlobal(g))
         LLVMSetInitializer(g, NULL);
@@ -303,27 +324,36 @@ static bool keep_partition(LLVMModuleRef mod, const CgFuncs *f, int part) {
 typedef struct CgPart {
     const CgOptions *o;
     const CgFuncs *funcs;
-    LLVMMemoryBufferRef bitcode; /* the whole module, shared read-only */
-    LLVMTargetMachineRef tm;     /* this part's own */
+    LLVMMemoryBufferRef bitcode;             /* the whole module, shared read-only */
+    LLVMTargetMachineRef tm[CG_UNITS_PER_PART]; /* this part's own, per unit */
     int index;
-    const char *path;
+    const char *const *paths; /* per unit */
     bool ok;
     char *err; /* malloc'd, on failure (NULL when even that failed) */
 } CgPart;
 
-static void part_run(CgPart *p) {
+/* Reads the module back, keeps unit `u`'s bodies, optimises (kernels) and
+ * emits them. */
+static bool unit_run(CgPart *p, int u) {
+    int unit = p->index * CG_UNITS_PER_PART + u;
     LLVMContextRef ctx = LLVMContextCreate();
     LLVMModuleRef mod = NULL;
-    p->ok = false;
+    bool ok = false;
     if (LLVMParseBitcodeInContext2(ctx, p->bitcode, &mod))
         set_err(&p->err, "internal error: cannot read back the module's bitcode", NULL);
-    else if (!keep_partition(mod, p->funcs, p->index))
+    else if (!keep_unit(mod, p->funcs, unit))
         set_err(&p->err, "out of memory", NULL);
     else
-        p->ok = cg_optimize(mod, p->tm, p->o ? p->o->opt_level : 0, &p->err) &&
-                cg_emit(mod, p->tm, CG_OUT_OBJ, p->path, &p->err);
+        ok = (u == CG_UNIT_ENTRIES ||
+              cg_optimize(mod, p->tm[u], p->o ? p->o->opt_level : 0, &p->err)) &&
+             cg_emit(mod, p->tm[u], CG_OUT_OBJ, p->paths[u], &p->err);
     if (mod) LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);
+    return ok;
+}
+
+static void part_run(CgPart *p) {
+    p->ok = unit_run(p, CG_UNIT_KERNELS) && unit_run(p, CG_UNIT_ENTRIES);
 }
 
 static void *part_thread(void *arg) {
@@ -332,13 +362,18 @@ static void *part_thread(void *arg) {
 }
 
 /* Target machines are made on the calling thread: target registration is
- * not meant to race. */
+ * not meant to race. The entries' is -O0's. */
 static bool parts_prepare(CgPart *parts, int n_parts, const CgOptions *o, const CgFuncs *f,
                           LLVMMemoryBufferRef bitcode, const char *const *paths, char **err) {
+    CgOptions o0 = o ? *o : (CgOptions){0};
+    o0.opt_level = -1;
     for (int i = 0; i < n_parts; i++) {
-        parts[i] = (CgPart){o, f, bitcode, NULL, i, paths[i], false, NULL};
-        parts[i].tm = cg_target_machine_new(o, err);
-        if (!parts[i].tm) return false;
+        parts[i] = (CgPart){.o = o, .funcs = f, .bitcode = bitcode, .index = i,
+                            .paths = paths + i * CG_UNITS_PER_PART};
+        parts[i].tm[CG_UNIT_KERNELS] = cg_target_machine_new(o, err);
+        if (!parts[i].tm[CG_UNIT_KERNELS]) return false;
+        parts[i].tm[CG_UNIT_ENTRIES] = cg_target_machine_new(&o0, err);
+        if (!parts[i].tm[CG_UNIT_ENTRIES]) return false;
     }
     return true;
 }
@@ -385,7 +420,8 @@ bool cg_parallel_emit(LLVMModuleRef mod, const CgOptions *o, int n_parts,
     if (!bitcode) set_err(err, "internal error: cannot write the module as bitcode", NULL);
     ok = ok && parts_run(parts, n_parts, err);
     for (int i = 0; i < n_parts; i++)
-        if (parts[i].tm) LLVMDisposeTargetMachine(parts[i].tm);
+        for (int u = 0; u < CG_UNITS_PER_PART; u++)
+            if (parts[i].tm[u]) LLVMDisposeTargetMachine(parts[i].tm[u]);
     if (bitcode) LLVMDisposeMemoryBuffer(bitcode);
     funcs_free(&f);
     return ok;
@@ -393,10 +429,11 @@ bool cg_parallel_emit(LLVMModuleRef mod, const CgOptions *o, int n_parts,
 
 bool cg_parallel_compile(LLVMModuleRef mod, const CgOptions *o, int n_parts, const char *path,
                          char **err) {
-    char names[CG_MAX_THREADS][PATH_MAX];
-    const char *paths[CG_MAX_THREADS];
+    char names[CG_MAX_OBJECTS][PATH_MAX];
+    const char *paths[CG_MAX_OBJECTS];
     if (n_parts < 1 || n_parts > CG_MAX_THREADS) n_parts = 1;
-    for (int i = 0; i < n_parts; i++) {
+    int n_objects = n_parts * CG_UNITS_PER_PART;
+    for (int i = 0; i < n_objects; i++) {
         int w = snprintf(names[i], sizeof names[i], "%s.part%d.o", path, i);
         if (w < 0 || (size_t)w >= sizeof names[i]) {
             set_err(err, "output path too long", path);
@@ -407,9 +444,9 @@ bool cg_parallel_compile(LLVMModuleRef mod, const CgOptions *o, int n_parts, con
     bool ok = cg_parallel_emit(mod, o, n_parts, paths, err);
     if (ok) {
         char why[PATH_MAX + 128];
-        ok = link_relocatable(paths, n_parts, path, why, sizeof why);
+        ok = link_relocatable(paths, n_objects, path, why, sizeof why);
         if (!ok) set_err(err, why, NULL);
     }
-    for (int i = 0; i < n_parts; i++) unlink(paths[i]);
+    for (int i = 0; i < n_objects; i++) unlink(paths[i]);
     return ok;
 }

@@ -21,21 +21,23 @@
  * more than the work they share). */
 int cg_parallel_parts(LLVMModuleRef mod, const CgOptions *o);
 
-/* Optimises (cg_optimize) and emits `mod` as `n_parts` object files
- * written to `paths[0..n_parts)`, each partition on its own thread with
- * its own context and target machine. Functions are dealt out by size so
- * the parts take about as long; the module's global variables stay in
- * part 0. Local functions and globals used across parts become hidden
- * external symbols (their names are already unique per prefix). `mod` is
- * changed by that and stays owned by the caller. Deterministic: the parts
- * depend on the module and n_parts only. Returns false and *err (malloc'd)
- * when a part fails. */
+/* Optimises (cg_optimize) and emits `mod` as `n_parts` *
+ * CG_OBJECTS_PER_PART object files written to `paths[0..)`, each
+ * partition on its own thread with its own contexts and target machines:
+ * paths[2p] gets partition p's kernels, optimised, and paths[2p + 1] its
+ * entries (optnone), from LLVM's -O0 code generator. Functions are dealt
+ * out by size so the parts take about as long; the module's global
+ * variables stay in the first object. Local functions and globals used
+ * across objects become hidden external symbols (their names are already
+ * unique per prefix). `mod` is changed by that and stays owned by the
+ * caller. Deterministic: the objects depend on the module and n_parts
+ * only. Returns false and *err (malloc'd) when a part fails. */
 bool cg_parallel_emit(LLVMModuleRef mod, const CgOptions *o, int n_parts,
                       const char *const *paths, char **err);
 
-/* cg_parallel_emit into `path`.part<i>.o, then those combined into the
- * one object `path` (link_relocatable: the host's `ld -r`, so host targets
- * only) and removed. Returns false and *err (malloc'd). */
+/* cg_parallel_emit into `path`.part<i>.o (i < n_parts * 2), then those
+ * combined into the one object `path` (link_relocatable: the host's
+ * `ld -r`, so host targets only) and removed. Returns false and *err (malloc'd). */
 bool cg_parallel_compile(LLVMModuleRef mod, const CgOptions *o, int n_parts, const char *path,
                          char **err);
 

@@ -323,7 +323,7 @@ static int emit_executable(const Options *o, const IrModule *m, const EmbedSpec 
     } else {
         timer_lap(timer, "codegen");
         char link_err[512];
-        const char *objects[CG_MAX_THREADS + 1];
+        const char *objects[CG_MAX_OBJECTS + 1];
         int n = 0;
         for (int i = 0; i < parts.n; i++) objects[n++] = parts.path[i];
         if (baked) objects[n++] = weights_obj;

@@ -16,7 +16,7 @@ bool link_find_runtime(char *dir, size_t cap);
 /* Directory of the running aaic executable. */
 bool link_self_dir(char *dir, size_t cap);
 
-enum { LINK_MAX_OBJECTS = 16 }; /* per link_executable / link_relocatable */
+enum { LINK_MAX_OBJECTS = 24 }; /* per link_executable / link_relocatable */
 
 /* Links `objects` (at most LINK_MAX_OBJECTS: the model's, e.g. the parts
  * of cg_compile_objects, then e.g. its baked weights)
