@@ -29,6 +29,7 @@ typedef struct LK {
     LLVMBasicBlockRef entry;
     LLVMValueRef out, in[IR_MAX_INPUTS], batch, step;
     LLVMValueRef offset; /* SLICE, SLICE_GRAD: the slice's start, in elements */
+    unsigned geo_at;     /* the first geometry argument's index (Geometry) */
     const IrValue *v;
 } LK;
 
@@ -138,14 +139,34 @@ static int64_t slice_offset(const IrValue *v) {
     return v->attr.i[1] * rest_of(full, (int)v->attr.i[0]);
 }
 
+/* A kernel that takes its sizes as arguments (its geometry) instead of
+ * having them as constants, keyed by what shapes its code alone: every
+ * convolution's IM2COL then shares one kernel, as do the pooling windows,
+ * the layout transposes and the batched products of one transpose pattern
+ * (fashion_resnet: 36 such kernels became 9, each a function LLVM no
+ * longer optimises and emits). The work is in libaairt or OpenBLAS, so
+ * constants bought no speed. */
+enum { LK_MAX_GEO = 8 + 4 * IR_MAX_RANK };
+
+typedef struct Geometry {
+    int64_t v[LK_MAX_GEO];
+    int n;
+    CgKey key;
+} Geometry;
+
+static bool geometry_of(const IrValue *v, Geometry *g);
+
+/* The i-th geometry argument, in the kernel. */
+static LLVMValueRef geo(LK *k, int i) { return LLVMGetParam(k->fn, k->geo_at + (unsigned)i); }
+
 /* Calls v's kernel; returns true, with *k ready to build the body, when
  * that kernel is new (no earlier value had the same key). */
 static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     memset(k, 0, sizeof *k);
     k->c = c;
     k->v = v;
-    LLVMTypeRef ps[IR_MAX_INPUTS + 3];
-    LLVMValueRef args[IR_MAX_INPUTS + 3];
+    LLVMTypeRef ps[IR_MAX_INPUTS + 3 + LK_MAX_GEO];
+    LLVMValueRef args[IR_MAX_INPUTS + 3 + LK_MAX_GEO];
     int n = 0;
     ps[n] = c->ptr;
     args[n++] = cg_ptr(c, v);
@@ -165,8 +186,16 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
         ps[n] = c->i64;
         args[n++] = LLVMConstInt(c->i64, (unsigned long long)slice_offset(v), 0);
     }
+    Geometry g;
+    bool by_geometry = geometry_of(v, &g);
+    int geo_at = n;
+    for (int i = 0; by_geometry && i < g.n; i++) {
+        ps[n] = c->i64;
+        args[n++] = LLVMConstInt(c->i64, (unsigned long long)g.v[i], 1);
+    }
     CgKey key;
-    layer_key(&key, c, v, with_step);
+    if (by_geometry) key = g.key;
+    else layer_key(&key, c, v, with_step);
     int64_t rows[IR_MAX_INPUTS + 1];
     bool split = cg_rows_of(c, v, rows);
     CgKernelDef def;
@@ -180,7 +209,8 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     for (int j = 0; j < v->n_in; j++) k->in[j] = LLVMGetParam(k->fn, (unsigned)j + 1);
     k->batch = LLVMGetParam(k->fn, (unsigned)n_ptrs);
     if (with_step) k->step = LLVMGetParam(k->fn, (unsigned)n_ptrs + 1);
-    if (is_slice(v)) k->offset = LLVMGetParam(k->fn, (unsigned)n - 1);
+    if (is_slice(v)) k->offset = LLVMGetParam(k->fn, (unsigned)geo_at - 1);
+    k->geo_at = (unsigned)geo_at;
     return true;
 }
 
@@ -199,6 +229,7 @@ typedef struct Nd {
     IrShape space;
     int n_ops;
     LLVMValueRef stride[LK_MAX_OPS][IR_MAX_RANK];
+    LLVMValueRef ext[IR_MAX_RANK]; /* extents given as values; NULL: space's */
 } Nd;
 
 /* Strides of a contiguous tensor of shape `s` read over `space` (same
@@ -218,7 +249,7 @@ static void nd_rec(LK *k, const Nd *nd, int d, LLVMValueRef *base, NdFn fn, void
         return;
     }
     LLoop l;
-    LLVMValueRef i = loop_begin(k, &l, dim(k, nd->space, d));
+    LLVMValueRef i = loop_begin(k, &l, nd->ext[d] ? nd->ext[d] : dim(k, nd->space, d));
     LLVMValueRef off[LK_MAX_OPS];
     for (int o = 0; o < nd->n_ops; o++) off[o] = iadd(k, base[o], imul(k, i, nd->stride[o][d]));
     nd_rec(k, nd, d + 1, off, fn, user);
@@ -233,11 +264,80 @@ static void nd_run(LK *k, const Nd *nd, NdFn fn, void *user) {
 
 /* ---- batched matmul --------------------------------------------------------- */
 
+/* How a batched MATMUL runs: as one product when the batch folds into the
+ * rows (a's rows are contiguous across the batch and b is shared) or, for
+ * a batch-summed A^T B, into the inner dimension; otherwise one product
+ * per index of the broadcast leading dimensions. */
+typedef enum { BMM_STACKED, BMM_SUMMED_INNER, BMM_LOOP } BmmPath;
+
+typedef struct BmmPlan {
+    bool ta, tb, summed;
+    BmmPath path;
+    int nb;                          /* leading (loop) dimensions */
+    int64_t dims[6];                 /* m, n, k, lda, ldb, ldc */
+    int64_t space[IR_MAX_RANK];      /* the loop extents; space[0] may be IR_BATCH */
+    int64_t stride[3][IR_MAX_RANK];  /* out, a, b: floats per loop index, 0 broadcast */
+} BmmPlan;
+
+enum { BMM_M, BMM_N, BMM_K, BMM_LDA, BMM_LDB, BMM_LDC, BMM_SPACE }; /* geometry order */
+
+/* True when the leading dims of `s` are all 1 or absent: one matrix
+ * shared by every product. */
+static bool shared_matrix(IrShape s) {
+    for (int i = 0; i < s.rank - 2; i++)
+        if (s.dims[i] != 1) return false;
+    return true;
+}
+
+static void bmm_plan(const IrValue *v, BmmPlan *p) {
+    IrShape a = v->in[0]->shape, b = v->in[1]->shape;
+    memset(p, 0, sizeof *p);
+    p->ta = v->attr.i[0] != 0;
+    p->tb = v->attr.i[1] != 0;
+    p->summed = v->attr.i[2] != 0;
+    p->dims[BMM_M] = p->ta ? a.dims[a.rank - 1] : a.dims[a.rank - 2];
+    p->dims[BMM_N] = p->tb ? b.dims[b.rank - 2] : b.dims[b.rank - 1];
+    p->dims[BMM_K] = p->ta ? a.dims[a.rank - 2] : a.dims[a.rank - 1];
+    p->dims[BMM_LDA] = a.dims[a.rank - 1];
+    p->dims[BMM_LDB] = b.dims[b.rank - 1];
+    p->dims[BMM_LDC] = p->dims[BMM_N];
+    IrShape big = a.rank >= b.rank ? a : b;
+    p->nb = big.rank - 2;
+    for (int i = 0; i < p->nb; i++) {
+        int ia = a.rank - 2 - p->nb + i, ib = b.rank - 2 - p->nb + i;
+        int64_t da = ia >= 0 ? a.dims[ia] : 1, db = ib >= 0 ? b.dims[ib] : 1;
+        p->space[i] = da == 1 ? db : da;
+    }
+    if (!p->summed && !p->ta && a.rank - 2 == p->nb && shared_matrix(b)) p->path = BMM_STACKED;
+    else if (p->summed && p->ta && !p->tb) p->path = BMM_SUMMED_INNER;
+    else p->path = BMM_LOOP;
+    const IrShape *ops[3] = {&v->shape, &a, &b};
+    for (int o = 0; o < 3; o++) {
+        IrShape s = *ops[o];
+        int64_t acc = s.dims[s.rank - 1] * s.dims[s.rank - 2];
+        for (int i = p->nb; i-- > 0;) {
+            int si = s.rank - 2 - p->nb + i;
+            bool has = si >= 0 && !(s.dims[si] == 1 && p->space[i] != 1);
+            p->stride[o][i] = has ? acc : 0;
+            if (si >= 0 && s.dims[si] != IR_BATCH) acc *= s.dims[si];
+        }
+    }
+}
+
+/* The plan's sizes as a kernel's geometry; its key holds the rest. */
+static void bmm_geometry(const BmmPlan *p, Geometry *g) {
+    for (int i = 0; i < BMM_SPACE; i++) g->v[g->n++] = p->dims[i];
+    for (int i = 0; i < p->nb; i++) g->v[g->n++] = p->space[i];
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < p->nb; i++) g->v[g->n++] = p->stride[o][i];
+    cg_key_add(&g->key, " t%d%d sum%d path%d nb%d %s", p->ta, p->tb, p->summed, (int)p->path,
+               p->nb, p->nb > 0 && p->space[0] == IR_BATCH ? "B" : ".");
+}
+
 typedef struct Bmm {
     LLVMTypeRef fty;
     LLVMValueRef fn;
-    LLVMValueRef m, n, kk; /* i32 */
-    int64_t lda, ldb, ldc;
+    LLVMValueRef m, n, kk, lda, ldb, ldc; /* i32 */
     bool ta, tb;
     double beta;
 } Bmm;
@@ -249,88 +349,61 @@ static void bmm_call(LK *k, LLVMValueRef *off, void *user) {
     LLVMValueRef args[14] = {
         I32(101), I32(g->ta ? 112 : 111), I32(g->tb ? 112 : 111),
         g->m, g->n, g->kk, fconst(k, 1.0),
-        gep(k, k->in[0], off[1]), I32(g->lda),
-        gep(k, k->in[1], off[2]), I32(g->ldb), fconst(k, g->beta),
-        gep(k, k->out, off[0]), I32(g->ldc),
+        gep(k, k->in[0], off[1]), g->lda,
+        gep(k, k->in[1], off[2]), g->ldb, fconst(k, g->beta),
+        gep(k, k->out, off[0]), g->ldc,
     };
 #undef I32
     LLVMBuildCall2(k->b, g->fty, g->fn, args, 14, "");
 }
 
-/* True when the leading dims of `s` (rank r, against `nb` loop dims) are
- * all 1 or absent: one matrix shared by every product. */
-static bool shared_matrix(IrShape s, int nb) {
-    for (int i = 0; i < s.rank - 2; i++)
-        if (s.dims[i] != 1) return false;
-    (void)nb;
-    return true;
-}
-
-/* Batched MATMUL: one aairt_sgemm per leading index, or a single one when
- * the batch folds into the rows (a's rows are contiguous across the batch
- * and b is shared) or, for a batch-summed A^T B, into the inner dimension. */
+/* Batched MATMUL: aairt_sgemm once (BMM_STACKED, BMM_SUMMED_INNER) or per
+ * index of the leading dimensions, sizes from the geometry arguments. */
 static void emit_bmm(LK *k) {
-    const IrValue *v = k->v;
-    IrShape a = v->in[0]->shape, b = v->in[1]->shape;
+    BmmPlan p;
+    bmm_plan(k->v, &p);
     CgCtx *c = k->c;
-    bool summed = v->attr.i[2] != 0;
     Bmm g = {0};
-    g.ta = v->attr.i[0] != 0;
-    g.tb = v->attr.i[1] != 0;
-    int64_t m = g.ta ? a.dims[a.rank - 1] : a.dims[a.rank - 2];
-    int64_t n = g.tb ? b.dims[b.rank - 2] : b.dims[b.rank - 1];
-    int64_t kk = g.ta ? a.dims[a.rank - 2] : a.dims[a.rank - 1];
-    g.lda = a.dims[a.rank - 1];
-    g.ldb = b.dims[b.rank - 1];
-    g.ldc = n;
-    LLVMTypeRef i32 = c->i32, f32 = c->f32, p = c->ptr;
-    LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
+    g.ta = p.ta;
+    g.tb = p.tb;
+    LLVMTypeRef i32 = c->i32, f32 = c->f32, ptr = c->ptr;
+    LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, ptr, i32, ptr, i32, f32, ptr, i32};
     g.fty = LLVMFunctionType(c->void_t, ps, 14, 0);
     g.fn = LLVMGetNamedFunction(c->mod, "aairt_sgemm");
     if (!g.fn) g.fn = LLVMAddFunction(c->mod, "aairt_sgemm", g.fty);
-    /* the loop space: the leading dims of the operands, broadcast */
-    IrShape big = a.rank >= b.rank ? a : b;
-    int nb = big.rank - 2;
     Nd nd = {0};
-    nd.space.rank = nb;
-    for (int i = 0; i < nb; i++) {
-        int ia = a.rank - 2 - nb + i, ib = b.rank - 2 - nb + i;
-        int64_t da = ia >= 0 ? a.dims[ia] : 1, db = ib >= 0 ? b.dims[ib] : 1;
-        nd.space.dims[i] = da == 1 ? db : da;
+    nd.space.rank = p.nb;
+    LLVMValueRef count = ic(k, 1);
+    for (int i = 0; i < p.nb; i++) {
+        nd.ext[i] = p.space[i] == IR_BATCH ? k->batch : geo(k, BMM_SPACE + i);
+        count = imul(k, count, nd.ext[i]);
     }
-    LLVMValueRef count = prod(k, nd.space, 0, nb);
 #define T32(x) LLVMBuildTrunc(k->b, (x), i32, "")
-    g.m = T32(ic(k, m));
-    g.n = T32(ic(k, n));
-    g.kk = T32(ic(k, kk));
+    g.m = T32(geo(k, BMM_M));
+    g.n = T32(geo(k, BMM_N));
+    g.kk = T32(geo(k, BMM_K));
+    g.lda = T32(geo(k, BMM_LDA));
+    g.ldb = T32(geo(k, BMM_LDB));
+    g.ldc = T32(geo(k, BMM_LDC));
     LLVMValueRef zero[3] = {ic(k, 0), ic(k, 0), ic(k, 0)};
-    if (!summed && !g.ta && a.rank - 2 == nb && shared_matrix(b, nb)) {
-        g.m = T32(imul(k, count, ic(k, m))); /* rows of every a_i, stacked */
+    if (p.path == BMM_STACKED) {
+        g.m = T32(imul(k, count, geo(k, BMM_M))); /* rows of every a_i, stacked */
         bmm_call(k, zero, &g);
         return;
     }
-    if (summed && g.ta && !g.tb) { /* sum_i a_i^T b_i = [a_0; a_1; ...]^T [b_0; b_1; ...] */
-        g.kk = T32(imul(k, count, ic(k, kk)));
+    if (p.path == BMM_SUMMED_INNER) { /* sum_i a_i^T b_i = [a_0; a_1; ...]^T [b_0; b_1; ...] */
+        g.kk = T32(imul(k, count, geo(k, BMM_K)));
         bmm_call(k, zero, &g);
         return;
     }
 #undef T32
-    if (summed) {
-        fill(k, ic(k, m * n), fconst(k, 0));
+    if (p.summed) {
+        fill(k, imul(k, geo(k, BMM_M), geo(k, BMM_N)), fconst(k, 0));
         g.beta = 1.0;
     }
     nd.n_ops = 3;
-    const IrShape *ops[3] = {&v->shape, &a, &b};
-    for (int o = 0; o < 3; o++) {
-        IrShape s = *ops[o];
-        int64_t acc = s.dims[s.rank - 1] * s.dims[s.rank - 2];
-        for (int i = nb; i-- > 0;) {
-            int si = s.rank - 2 - nb + i;
-            bool has = si >= 0 && !(s.dims[si] == 1 && nd.space.dims[i] != 1);
-            nd.stride[o][i] = ic(k, has ? acc : 0);
-            if (si >= 0 && s.dims[si] != IR_BATCH) acc *= s.dims[si];
-        }
-    }
+    for (int o = 0; o < 3; o++)
+        for (int i = 0; i < p.nb; i++) nd.stride[o][i] = geo(k, BMM_SPACE + p.nb * (1 + o) + i);
     nd_run(k, &nd, bmm_call, &g);
 }
 
@@ -356,15 +429,24 @@ static Geom geom_of(const IrValue *v, IrShape x, bool pool) {
     return g;
 }
 
-/* The window of v's convolution or pooling as a constant AairtWindow in
- * the kernel's stack frame, for the runtime functions below. */
-static LLVMValueRef window_arg(LK *k, Geom g) {
-    static_assert(sizeof(AairtWindow) == 9 * sizeof(int64_t), "AairtWindow is 9 int64");
-    int64_t fields[9] = {g.chans, g.h, g.w, g.oh, g.ow, g.kern, g.stride, g.pad, g.dil};
-    LLVMValueRef vals[9];
-    for (int i = 0; i < 9; i++) vals[i] = ic(k, fields[i]);
-    LLVMValueRef window = LLVMBuildAlloca(k->b, LLVMArrayType2(k->c->i64, 9), "window");
-    LLVMBuildStore(k->b, LLVMConstArray2(k->c->i64, vals, 9), window);
+/* A window's fields in AairtWindow's order, as a kernel's geometry. */
+enum { WINDOW_FIELDS = 9 };
+static_assert(sizeof(AairtWindow) == WINDOW_FIELDS * sizeof(int64_t), "AairtWindow is 9 int64");
+
+static void window_geometry(Geom w, Geometry *g) {
+    int64_t fields[WINDOW_FIELDS] = {w.chans, w.h, w.w, w.oh, w.ow, w.kern, w.stride, w.pad, w.dil};
+    for (int i = 0; i < WINDOW_FIELDS; i++) g->v[g->n++] = fields[i];
+}
+
+/* The window (geometry arguments 0..8) as an AairtWindow in the kernel's
+ * stack frame, for the runtime functions below. */
+static LLVMValueRef window_arg(LK *k) {
+    LLVMTypeRef t = LLVMArrayType2(k->c->i64, WINDOW_FIELDS);
+    LLVMValueRef window = cg_entry_alloca(k->c, k->entry, t, "window");
+    for (int i = 0; i < WINDOW_FIELDS; i++) {
+        LLVMValueRef idx[2] = {ic(k, 0), ic(k, i)};
+        LLVMBuildStore(k->b, geo(k, i), LLVMBuildInBoundsGEP2(k->b, t, window, idx, 2, ""));
+    }
     return window;
 }
 
@@ -385,7 +467,7 @@ static void call_runtime(LK *k, const char *name, LLVMValueRef *args, unsigned n
 static void emit_im2col(LK *k, bool col2im) {
     const IrValue *v = k->v;
     IrShape xs = col2im ? v->shape : v->in[0]->shape;
-    LLVMValueRef args[4] = {k->in[0], k->out, dim(k, xs, 0), window_arg(k, geom_of(v, xs, false))};
+    LLVMValueRef args[4] = {k->in[0], k->out, dim(k, xs, 0), window_arg(k)};
     call_runtime(k, col2im ? "aairt_col2im" : "aairt_im2col", args, 4);
 }
 
@@ -394,7 +476,7 @@ static void emit_im2col(LK *k, bool col2im) {
 static void emit_pool(LK *k, bool grad) {
     const IrValue *v = k->v;
     IrShape xs = v->in[0]->shape;
-    LLVMValueRef window = window_arg(k, geom_of(v, xs, true));
+    LLVMValueRef window = window_arg(k);
     LLVMValueRef avg = LLVMConstInt(k->c->i32, v->attr.i[3] != 0, 0), batch = dim(k, xs, 0);
     if (grad) {
         LLVMValueRef args[6] = {k->in[0], k->in[1], k->out, batch, window, avg};
@@ -431,11 +513,8 @@ static int matrix_split(IrShape perm) {
 static void emit_transpose(LK *k) {
     const IrValue *v = k->v;
     IrShape x = v->in[0]->shape, perm = v->attr.shape;
-    int split = matrix_split(perm);
-    if (split) {
-        int64_t rows = 1, cols = 1;
-        for (int i = 1; i < x.rank; i++) *(i <= split ? &rows : &cols) *= x.dims[i];
-        LLVMValueRef args[5] = {k->in[0], k->out, dim(k, x, 0), ic(k, rows), ic(k, cols)};
+    if (matrix_split(perm)) { /* rows and columns: the geometry */
+        LLVMValueRef args[5] = {k->in[0], k->out, dim(k, x, 0), geo(k, 0), geo(k, 1)};
         call_runtime(k, "aairt_transpose", args, 5);
         return;
     }
@@ -531,14 +610,14 @@ static void emit_running_update(LK *k) {
     const IrValue *v = k->v;
     double m = v->attr.f[0];
     LLVMValueRef corr = fconst(k, 1);
-    if (v->attr.i[0]) { /* n / (n - 1), n = batch * per-sample count */
-        LLVMValueRef n = LLVMBuildSIToFP(k->b, imul(k, k->batch, ic(k, v->attr.i[1])), k->c->f32, "");
+    if (v->attr.i[0]) { /* n / (n - 1), n = batch * per-sample count (geometry 1) */
+        LLVMValueRef n = LLVMBuildSIToFP(k->b, imul(k, k->batch, geo(k, 1)), k->c->f32, "");
         LLVMValueRef big = LLVMBuildFCmp(k->b, LLVMRealOGT, n, fconst(k, 1), "");
         corr = sel(k, big, LLVMBuildFDiv(k->b, n, LLVMBuildFSub(k->b, n, fconst(k, 1), ""), ""), fconst(k, 1));
     }
     LLVMValueRef ms = fmul(k, fconst(k, m), corr);
     LLoop l;
-    LLVMValueRef i = loop_begin(k, &l, ic(k, v->attr.param->size));
+    LLVMValueRef i = loop_begin(k, &l, geo(k, 0)); /* the statistic's size */
     LLVMValueRef old = load(k, k->out, i);
     store(k, k->out, i, fadd(k, fmul(k, old, fconst(k, 1 - m)), fmul(k, load(k, k->in[0], i), ms)));
     loop_end(k, &l);
@@ -604,6 +683,60 @@ static void emit_reduce_max(LK *k, bool grad) {
     nd_operand(k, &nd, 2, v->in[1]->shape);
     nd_operand(k, &nd, 3, v->in[2]->shape);
     nd_run(k, &nd, max_grad_body, NULL);
+}
+
+/* The geometry of v's kernel and its key, for the ops whose kernels take
+ * one (IM2COL, COL2IM, POOL2D(_GRAD), matrix TRANSPOSE, batched MATMUL,
+ * RUNNING_UPDATE);
+ * false for the others. The key is the op and what shapes the code: the
+ * leading dimension (IR_BATCH or its size), average pooling, the product's
+ * transposes and path. */
+static bool geometry_of(const IrValue *v, Geometry *g) {
+    g->n = 0;
+    CgKey *key = &g->key;
+    key->n = 0;
+    key->s[0] = '\0';
+    key->truncated = false;
+    cg_key_add(key, "geometry %s dt%d", ir_op_name(v->op), (int)v->dtype);
+    switch (v->op) {
+    case IR_OP_IM2COL:
+    case IR_OP_COL2IM: {
+        IrShape xs = v->op == IR_OP_COL2IM ? v->shape : v->in[0]->shape;
+        window_geometry(geom_of(v, xs, false), g);
+        cg_key_add(key, " n%lld", (long long)xs.dims[0]);
+        return true;
+    }
+    case IR_OP_POOL2D:
+    case IR_OP_POOL2D_GRAD: {
+        IrShape xs = v->in[0]->shape;
+        window_geometry(geom_of(v, xs, true), g);
+        cg_key_add(key, " n%lld avg%d", (long long)xs.dims[0], v->attr.i[3] != 0);
+        return true;
+    }
+    case IR_OP_TRANSPOSE: {
+        IrShape x = v->in[0]->shape;
+        int split = matrix_split(v->attr.shape);
+        if (!split) return false;
+        int64_t rows = 1, cols = 1;
+        for (int i = 1; i < x.rank; i++) *(i <= split ? &rows : &cols) *= x.dims[i];
+        g->v[g->n++] = rows;
+        g->v[g->n++] = cols;
+        cg_key_add(key, " n%lld", (long long)x.dims[0]);
+        return true;
+    }
+    case IR_OP_RUNNING_UPDATE:
+        g->v[g->n++] = v->attr.param->size;
+        g->v[g->n++] = v->attr.i[1];
+        cg_key_add(key, " unbiased%d momentum%a", v->attr.i[0] != 0, v->attr.f[0]);
+        return true;
+    case IR_OP_MATMUL: {
+        BmmPlan p;
+        bmm_plan(v, &p);
+        bmm_geometry(&p, g);
+        return true;
+    }
+    default: return false;
+    }
 }
 
 void cg_emit_layer(CgCtx *c, const IrValue *v) {

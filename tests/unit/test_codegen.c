@@ -21,6 +21,7 @@
 #include "codegen_llvm.h"
 #include "codegen_parallel.h"
 #include "ir.h"
+#include "ir_compose.h"
 #include "jit.h"
 #include "jit_runtime.h"
 #include "pipeline.h"
@@ -267,6 +268,90 @@ Test(codegen_shared, one_kernel_for_every_width) {
     arena_free(&ar);
 }
 
+/* Kernels named `aai.<op>.` in textual IR, their thread splits aside. */
+static int count_kernels(const char *ir, const char *op) {
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "aai.%s.", op);
+    int n = 0;
+    for (const char *p = ir; (p = strstr(p, "define internal void @aai.")); p++) {
+        const char *name = p + 22, *end = strchr(name, '(');
+        bool part = end - name > 5 && strncmp(end - 5, ".rows", 5) == 0;
+        n += !part && strncmp(name, prefix, strlen(prefix)) == 0;
+    }
+    return n;
+}
+
+/* y[n,o,i,j] = sum_c,a,b x[n,c,i*s-p+a,j*s-p+b] w[o,c,a,b] (zero padding) */
+static void conv_ref(const float *x, int n, int c, int h, int w, const float *wt, int o, int k,
+                     int s, int p, float *y, int oh, int ow) {
+    for (int in = 0; in < n; in++)
+        for (int io = 0; io < o; io++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++) {
+                    float acc = 0;
+                    for (int ic = 0; ic < c; ic++)
+                        for (int a = 0; a < k; a++)
+                            for (int b = 0; b < k; b++) {
+                                int r = i * s - p + a, q = j * s - p + b;
+                                if (r < 0 || r >= h || q < 0 || q >= w) continue;
+                                acc += x[((in * c + ic) * h + r) * w + q] *
+                                       wt[((io * c + ic) * k + a) * k + b];
+                            }
+                    y[((in * o + io) * oh + i) * ow + j] = acc;
+                }
+}
+
+/* Two convolutions of different geometry (3x3 stride 1 pad 1 on 2x6x6,
+ * 3x3 stride 2 on 3x6x6) share one IM2COL kernel and one batched product:
+ * the windows and sizes are the kernels' arguments, so each call must
+ * still compute its own convolution. */
+Test(codegen_shared, convolutions_share_their_kernels) {
+    Arena ar = {0};
+    Diag *dg = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&ar, dg, "convs");
+    int64_t d1[4] = {3, 2, 3, 3}, d2[4] = {4, 3, 3, 3}, dx[4] = {IR_BATCH, 2, 6, 6};
+    IrParam *w1 = ir_param_new(m, "w1", ir_shape(4, d1), IR_INIT_ZEROS, 18, 27, L0);
+    IrParam *w2 = ir_param_new(m, "w2", ir_shape(4, d2), IR_INIT_ZEROS, 27, 36, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(4, dx), L0);
+    IrValue *h = ir_conv2d(f, x, ir_build_param(f, w1, L0), NULL, 1, 1, 1, 1, L0);
+    f->output = ir_conv2d(f, h, ir_build_param(f, w2, L0), NULL, 2, 0, 1, 1, L0);
+    PipelineOptions po = pipeline_options_default();
+    cr_assert(pipeline_run(m, &po));
+
+    char path[] = "/tmp/aai_cgc_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    CgOptions o = {.manifest_json = "{}", .opt_level = -1};
+    char *err = NULL;
+    cr_assert(cg_compile(m, &o, CG_OUT_LLVM_IR, path, &err), "%s", err ? err : "");
+    size_t len;
+    char *ir = slurp(path, &len);
+    unlink(path);
+    cr_expect_eq(count_kernels(ir, "im2col"), 1, "one im2col kernel for both windows");
+    cr_expect_eq(count_kernels(ir, "matmul"), 1, "one batched product for both convolutions");
+    free(ir);
+
+    Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
+    cr_assert(j, "%s", err ? err : "");
+    enum { N = 2 };
+    float params[128] = {0}, xs[N * 72], out[N * 16], mid[N * 108], want[N * 16];
+    static float arena_buf[1 << 14];
+    for (int i = 0; i < 54; i++) params[w1->offset + i] = 0.1f * sinf((float)i);
+    for (int i = 0; i < 108; i++) params[w2->offset + i] = 0.1f * cosf((float)i * 0.7f);
+    for (int i = 0; i < N * 72; i++) xs[i] = sinf(0.3f * (float)i);
+    cr_assert_leq(f->arena_static_floats + N * f->arena_row_floats, 1 << 14);
+    AairtStepArgs a = {params, NULL, arena_buf, xs, NULL, out, NULL, NULL, N};
+    jit_model(j)->predict(&a);
+    conv_ref(xs, N, 2, 6, 6, params + w1->offset, 3, 3, 1, 1, mid, 6, 6);
+    conv_ref(mid, N, 3, 6, 6, params + w2->offset, 4, 3, 2, 0, want, 2, 2);
+    for (int i = 0; i < N * 16; i++) cr_expect_float_eq(out[i], want[i], 1e-5, "element %d", i);
+    jit_free(j);
+    diag_free(dg);
+    arena_free(&ar);
+}
+
 /* ---- code generation in parts ---------------------------------------- */
 
 TestSuite(codegen_parallel, .init = setup, .fini = teardown);
@@ -366,8 +451,9 @@ Test(codegen_parallel, objects_for_the_link_are_listed_and_removed) {
         CgObjects objs;
         char *err = NULL;
         cr_assert(cg_compile_objects(mod, &o, path, &objs, &err), "%s", err ? err : "?");
-        cr_expect(objs.n >= 1 && objs.n <= threads, "%d objects on %d threads", objs.n, threads);
-        char names[CG_MAX_THREADS][CG_PATH_MAX];
+        cr_expect(objs.n >= 1 && objs.n <= threads * CG_OBJECTS_PER_PART,
+                  "%d objects on %d threads", objs.n, threads);
+        char names[CG_MAX_OBJECTS][CG_PATH_MAX];
         for (int i = 0; i < objs.n; i++) {
             cr_expect_eq(access(objs.path[i], R_OK), 0, "%s written", objs.path[i]);
             memcpy(names[i], objs.path[i], sizeof names[i]);
