@@ -94,6 +94,7 @@ typedef struct CgKernelDef {
  * optimizer and the code generator see each one once, however many calls
  * (and entries) share it. With `rows` (cg_rows_of), the call may run split
  * over the batch (cg_call_rows); NULL: a plain call. */
+enum { CG_MAX_KERNEL_ARGS = 64 }; /* n, at most */
 bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
                     LLVMValueRef *args, int n, int n_ptrs, const int64_t *rows,
                     CgKernelDef *def);

@@ -147,6 +147,7 @@ static int64_t slice_offset(const IrValue *v) {
  * longer optimises and emits). The work is in libaairt or OpenBLAS, so
  * constants bought no speed. */
 enum { LK_MAX_GEO = 8 + 4 * IR_MAX_RANK };
+static_assert(IR_MAX_INPUTS + 3 + LK_MAX_GEO <= CG_MAX_KERNEL_ARGS, "a layer kernel's arguments fit");
 
 typedef struct Geometry {
     int64_t v[LK_MAX_GEO];

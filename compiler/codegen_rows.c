@@ -61,16 +61,35 @@ bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
     return true;
 }
 
-/* void <kernel>.rows(ptr ctx, i64 lo, i64 hi): ctx holds the call's
- * arguments, then the floats per row of each pointer; calls the kernel on
- * rows [lo, hi). One per kernel: the rows travel in ctx, so values of
- * different shapes that share a kernel (codegen_ops.c keys element-wise
- * and broadcast kernels without their extents) share its part function. */
-static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty,
-                                  LLVMTypeRef ctx_ty, int n, int n_ptrs) {
-    char name[300];
-    size_t len = 0;
-    snprintf(name, sizeof name, "%s.rows", LLVMGetValueName2(kernel, &len));
+/* The letters naming a kernel signature's parameter types (p pointer,
+ * l i64, i i32, f float), for its part function's name. */
+static void signature_name(LLVMTypeRef kty, char *buf, size_t cap) {
+    unsigned n = LLVMCountParamTypes(kty);
+    LLVMTypeRef ps[CG_MAX_KERNEL_ARGS];
+    LLVMGetParamTypes(kty, ps);
+    size_t at = 0;
+    for (unsigned i = 0; i < n && at + 1 < cap; i++) {
+        LLVMTypeKind t = LLVMGetTypeKind(ps[i]);
+        buf[at++] = t == LLVMPointerTypeKind  ? 'p'
+                    : t == LLVMFloatTypeKind  ? 'f'
+                    : LLVMGetIntTypeWidth(ps[i]) == 64 ? 'l'
+                                                        : 'i';
+    }
+    buf[at] = '\0';
+}
+
+/* void <prefix>.rows.<signature>(ptr ctx, i64 lo, i64 hi): ctx holds the
+ * kernel, the call's arguments, then the floats per row of each pointer;
+ * calls the kernel on rows [lo, hi). One per kernel signature: the kernel
+ * and the rows travel in ctx, so every kernel taking the same argument
+ * types shares it (fashion_resnet: 16 part functions became 4, each a
+ * function LLVM no longer optimises and emits; the indirect call costs
+ * nothing next to a part's rows). */
+static LLVMValueRef part_function(CgCtx *c, LLVMTypeRef kty, LLVMTypeRef ctx_ty, int n,
+                                  int n_ptrs) {
+    char sig[CG_MAX_KERNEL_ARGS + 1], name[400];
+    signature_name(kty, sig, sizeof sig);
+    snprintf(name, sizeof name, "%s.rows.%s", c->prefix, sig);
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (fn) return fn;
     LLVMTypeRef ps[3] = {c->ptr, c->i64, c->i64};
@@ -79,13 +98,14 @@ static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
     LLVMValueRef ctx = LLVMGetParam(fn, 0), lo = LLVMGetParam(fn, 1), hi = LLVMGetParam(fn, 2);
-    LLVMValueRef args[IR_MAX_INPUTS + 3 + IR_MAX_RANK];
+    LLVMValueRef kernel = LLVMBuildLoad2(b, c->ptr, LLVMBuildStructGEP2(b, ctx_ty, ctx, 0, ""), "");
+    LLVMValueRef args[CG_MAX_KERNEL_ARGS];
     for (int i = 0; i < n; i++) {
-        LLVMTypeRef t = LLVMStructGetTypeAtIndex(ctx_ty, (unsigned)i);
-        args[i] = LLVMBuildLoad2(b, t, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""), "");
+        LLVMTypeRef t = LLVMStructGetTypeAtIndex(ctx_ty, (unsigned)(1 + i));
+        args[i] = LLVMBuildLoad2(b, t, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(1 + i), ""), "");
         if (i < n_ptrs) {
             LLVMValueRef row = LLVMBuildLoad2(
-                b, c->i64, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(n + i), ""), "");
+                b, c->i64, LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(1 + n + i), ""), "");
             LLVMValueRef off = LLVMBuildNSWMul(b, lo, row, "");
             args[i] = LLVMBuildInBoundsGEP2(b, c->f32, args[i], &off, 1, "");
         }
@@ -100,23 +120,26 @@ static LLVMValueRef part_function(CgCtx *c, LLVMValueRef kernel, LLVMTypeRef kty
 void cg_call_rows(CgCtx *c, LLVMTypeRef kty, LLVMValueRef kernel, LLVMValueRef *args, int n,
                   int n_ptrs, const int64_t *rows) {
     LLVMBuilderRef b = c->b;
-    LLVMTypeRef ft[2 * (IR_MAX_INPUTS + 3) + IR_MAX_RANK];
-    for (int i = 0; i < n; i++) ft[i] = LLVMTypeOf(args[i]);
-    for (int i = 0; i < n_ptrs; i++) ft[n + i] = c->i64;
-    LLVMTypeRef ctx_ty = LLVMStructTypeInContext(c->ctx, ft, (unsigned)(n + n_ptrs), 0);
+    LLVMTypeRef ft[1 + 2 * CG_MAX_KERNEL_ARGS];
+    ft[0] = c->ptr;
+    for (int i = 0; i < n; i++) ft[1 + i] = LLVMTypeOf(args[i]);
+    for (int i = 0; i < n_ptrs; i++) ft[1 + n + i] = c->i64;
+    LLVMTypeRef ctx_ty = LLVMStructTypeInContext(c->ctx, ft, (unsigned)(1 + n + n_ptrs), 0);
     /* the context lives in the entry block's frame: allocas there are
      * static, however many split calls the entry makes */
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
     LLVMValueRef ctx = cg_entry_alloca(c, LLVMGetEntryBasicBlock(fn), ctx_ty, "rows.ctx");
-    for (int i = 0; i < n; i++) LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)i, ""));
+    LLVMBuildStore(b, kernel, LLVMBuildStructGEP2(b, ctx_ty, ctx, 0, ""));
+    for (int i = 0; i < n; i++)
+        LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(1 + i), ""));
     for (int i = 0; i < n_ptrs; i++)
         LLVMBuildStore(b, LLVMConstInt(c->i64, (unsigned long long)rows[i], 0),
-                       LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(n + i), ""));
+                       LLVMBuildStructGEP2(b, ctx_ty, ctx, (unsigned)(1 + n + i), ""));
     LLVMTypeRef run_ps[4] = {c->ptr, c->ptr, c->i64, c->i64};
     LLVMTypeRef run_ty = LLVMFunctionType(c->void_t, run_ps, 4, 0);
     LLVMValueRef run = LLVMGetNamedFunction(c->mod, "aairt_run_rows");
     if (!run) run = LLVMAddFunction(c->mod, "aairt_run_rows", run_ty);
-    LLVMValueRef run_args[4] = {part_function(c, kernel, kty, ctx_ty, n, n_ptrs), ctx,
-                                args[n_ptrs], LLVMConstInt(c->i64, (unsigned long long)rows[0], 0)};
+    LLVMValueRef run_args[4] = {part_function(c, kty, ctx_ty, n, n_ptrs), ctx, args[n_ptrs],
+                                LLVMConstInt(c->i64, (unsigned long long)rows[0], 0)};
     LLVMBuildCall2(b, run_ty, run, run_args, 4, "");
 }
