@@ -336,11 +336,12 @@ Test(codegen_shared, convolutions_share_their_kernels) {
     Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
     cr_assert(j, "%s", err ? err : "");
     enum { N = 2 };
-    float params[128] = {0}, xs[N * 72], out[N * 16], mid[N * 108], want[N * 16];
+    float params[256] = {0}, xs[N * 72], out[N * 16], mid[N * 108], want[N * 16];
     static float arena_buf[1 << 14];
     for (int i = 0; i < 54; i++) params[w1->offset + i] = 0.1f * sinf((float)i);
     for (int i = 0; i < 108; i++) params[w2->offset + i] = 0.1f * cosf((float)i * 0.7f);
     for (int i = 0; i < N * 72; i++) xs[i] = sinf(0.3f * (float)i);
+    cr_assert_leq(w2->offset + 108, 256);
     cr_assert_leq(f->arena_static_floats + N * f->arena_row_floats, 1 << 14);
     AairtStepArgs a = {params, NULL, arena_buf, xs, NULL, out, NULL, NULL, N};
     jit_model(j)->predict(&a);
