@@ -81,6 +81,38 @@ static void check_case(const Case *t) {
     free(a), free(b), free(c0), free(one), free(two), free(again), free(ref);
 }
 
+/* beta = 0 (C := alpha op(A) op(B)) on 1 and 3 threads: C's old contents
+ * (NaN) never leak into the answer, which equals the reference, and the
+ * padding between C's rows is left as it was. */
+static void check_beta_zero(const Case *t) {
+    int lda = (t->ta ? t->m : t->k) + t->pad, ldb = (t->tb ? t->k : t->n) + t->pad;
+    int ldc = t->n + t->pad;
+    size_t na = (size_t)(t->ta ? t->k : t->m) * lda, nb = (size_t)(t->tb ? t->n : t->k) * ldb;
+    size_t nc = (size_t)t->m * ldc;
+    float *a = random_floats(na, 4), *b = random_floats(nb, 5), *c = malloc(nc * sizeof *c);
+    float *ref = calloc(nc, sizeof *ref);
+    cr_assert(c && ref);
+    int ta = t->ta ? TRANS : NO_TRANS, tb = t->tb ? TRANS : NO_TRANS;
+    naive(t, a, lda, b, ldb, ref, ldc, 0.5f, 0.0f);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        for (size_t i = 0; i < nc; i++) c[i] = NAN;
+        aairt_set_threads(threads);
+        aairt_sgemm(ROW_MAJOR, ta, tb, t->m, t->n, t->k, 0.5f, a, lda, b, ldb, 0.0f, c, ldc);
+        for (int i = 0; i < t->m; i++)
+            for (int j = 0; j < ldc; j++) {
+                float got = c[(size_t)i * ldc + j], want = ref[(size_t)i * ldc + j];
+                if (j >= t->n)
+                    cr_assert(isnan(got), "%dx%dx%d: padding C[%d,%d] written", t->m, t->n, t->k,
+                              i, j);
+                else
+                    cr_assert(fabsf(got - want) <= 1e-3f * (1.0f + fabsf(want)),
+                              "%dx%dx%d beta=0 on %d threads: C[%d,%d] is %g, reference %g",
+                              t->m, t->n, t->k, threads, i, j, got, want);
+            }
+    }
+    free(a), free(b), free(c), free(ref);
+}
+
 Test(blas, split_products_equal_single_thread_and_reference) {
     static const Case cases[] = {
         {256, 64, 100, false, false, 0},  /* split by rows, tile multiple */
@@ -91,7 +123,10 @@ Test(blas, split_products_equal_single_thread_and_reference) {
         {8, 25, 5000, true, false, 0},    /* too narrow to split */
         {3, 4, 5, false, false, 0},       /* too small to split */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        check_case(&cases[i]);
+        check_beta_zero(&cases[i]);
+    }
     aairt_set_threads(1);
 }
 
