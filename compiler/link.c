@@ -67,11 +67,15 @@ int link_spawn(char *const argv[]) {
  * executables the linker is AAI_EXE_FUSE_LD (compiler/CMakeLists.txt: gold
  * when present, faster to start than lld) in place of its -fuse-ld=;
  * shared libraries keep it (gold would name them after the temporary
- * output file). */
+ * output file). AAI_EXE_LD_THREADS runs gold on two threads where it
+ * takes the option. */
 static int add_link_libs(char **argv, int argc, char *buf, size_t cap, bool executable) {
     snprintf(buf, cap, "%s", AAI_LINK_LIBS);
 #ifdef AAI_EXE_FUSE_LD
     if (executable) argv[argc++] = (char *)AAI_EXE_FUSE_LD;
+#endif
+#ifdef AAI_EXE_LD_THREADS
+    if (executable) argv[argc++] = (char *)AAI_EXE_LD_THREADS;
 #endif
     for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
 #ifdef AAI_EXE_FUSE_LD
