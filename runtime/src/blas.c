@@ -166,8 +166,10 @@ static int gemm_split(const Gemm *g, int ways, Gemm *part) {
      * at 2 threads, rows against columns: the MLP's 256 x 784 x 64 weight
      * gradient 301 us against 404, 128 x 256 x 64 52 against 66, the
      * CNN's 120 x 400 x 64 79 against 105; its 64 x 256 x 784 forward
-     * product 331 against 312 (columns kept). */
+     * product 331 against 312 (columns kept). A side too short to cut
+     * leaves the other. */
     bool rows = (double)g->k * (double)(g->n - g->m) < 2.0 * (double)g->m * (double)g->n;
+    if ((rows ? g->m : g->n) < 2 * SPLIT_ALIGN) rows = !rows;
     int len = rows ? g->m : g->n;
     if (g->order != ROW_MAJOR || ways < 2 || len < 2 * SPLIT_ALIGN ||
         (double)g->m * g->n * g->k < MIN_SPLIT_MACS)

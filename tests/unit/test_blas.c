@@ -121,6 +121,7 @@ Test(blas, split_products_equal_single_thread_and_reference) {
         {64, 129, 80, true, true, 0},     /* columns, both transposed */
         {33, 33, 200, false, false, 0},   /* barely two tiles */
         {8, 25, 5000, true, false, 0},    /* too narrow to split */
+        {20, 3000, 8, true, false, 2},    /* rows preferred but too few: columns */
         {3, 4, 5, false, false, 0},       /* too small to split */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
