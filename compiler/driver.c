@@ -259,36 +259,56 @@ static void timer_lap(Timer *t, const char *stage) {
 }
 
 /* Writes text output (--emit=ir etc.) to -o or stdout. */
-static FILE *open_text_output(const Options *o) {
-    if (!o->output || strcmp(o->output, "-") == 0)
-        return stdout;
-    return fopen(o->output, "w");
+/* Every output file is written under a temporary name beside it and
+ * renamed into place once complete: a failed or interrupted run never
+ * leaves a partial file under the name asked for. */
+static void temp_name(char *tmp, size_t cap, const char *path) {
+    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
 }
 
-static int emit_text_ir(const Options *o, const IrModule *m) {
-    FILE *out = open_text_output(o);
-    if (!out) {
-        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output,
-                strerror(errno));
-        return EXIT_USER;
-    }
-    ir_print_module(out, m);
-    if (out != stdout)
-        fclose(out);
-    return EXIT_OK;
+/* Moves the finished temporary `tmp` to `path` (or removes it when !ok). */
+static int publish(const char *tmp, const char *path, bool ok) {
+    if (ok && rename(tmp, path) == 0)
+        return EXIT_OK;
+    int saved = errno;
+    unlink(tmp);
+    if (!ok)
+        return EXIT_INTERNAL;
+    fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(saved));
+    return EXIT_USER;
 }
 
-static int emit_manifest(const Options *o, const char *manifest) {
-    FILE *out = open_text_output(o);
+static bool to_stdout(const Options *o) { return !o->output || strcmp(o->output, "-") == 0; }
+
+/* Text output (--emit=ir|manifest): `write` prints it to a stream. */
+typedef void (*TextWriter)(FILE *out, const void *what);
+
+static int emit_text(const Options *o, TextWriter write, const void *what) {
+    if (to_stdout(o)) {
+        write(stdout, what);
+        return EXIT_OK;
+    }
+    char tmp[PATH_MAX + 32];
+    temp_name(tmp, sizeof tmp, o->output);
+    FILE *out = fopen(tmp, "w");
     if (!out) {
-        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output,
-                strerror(errno));
+        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output, strerror(errno));
         return EXIT_USER;
     }
-    fprintf(out, "%s\n", manifest);
-    if (out != stdout)
-        fclose(out);
-    return EXIT_OK;
+    write(out, what);
+    bool ok = !ferror(out);
+    ok = fclose(out) == 0 && ok;
+    if (!ok) {
+        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output, strerror(errno));
+        unlink(tmp);
+        return EXIT_USER;
+    }
+    return publish(tmp, o->output, true);
+}
+
+static void write_ir(FILE *out, const void *m) { ir_print_module(out, m); }
+static void write_manifest(FILE *out, const void *manifest) {
+    fprintf(out, "%s\n", (const char *)manifest);
 }
 
 /* Object into a temporary file, then the link with libaairt. */
@@ -391,28 +411,20 @@ static int emit_code(const Options *o, const IrModule *m, const char *manifest,
     CgOptions cg = cg_options(o, manifest);
     char *err = NULL;
     int rc = EXIT_OK;
-    if (o->emit == EMIT_LLVM || o->emit == EMIT_ASM) {
-        const char *path = o->output ? o->output : "-";
-        CgOutputKind kind = o->emit == EMIT_LLVM ? CG_OUT_LLVM_IR : CG_OUT_ASM;
-        if (!cg_compile(m, &cg, kind, path, &err))
-            rc = EXIT_INTERNAL;
-    } else if (o->emit == EMIT_OBJ) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s", o->output ? o->output : "");
-        if (!o->output)
-            snprintf(path, sizeof path, "%s.o", m->name);
-        /* Atomically: a failed or interrupted run never leaves a partial
-         * object under the name asked for. */
-        char tmp[PATH_MAX + 32];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        if (!cg_compile(m, &cg, CG_OUT_OBJ, tmp, &err)) {
-            rc = EXIT_INTERNAL;
-        } else if (rename(tmp, path) != 0) {
-            fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path,
-                    strerror(errno));
-            rc = EXIT_USER;
+    if (o->emit == EMIT_LLVM || o->emit == EMIT_ASM || o->emit == EMIT_OBJ) {
+        CgOutputKind kind = o->emit == EMIT_LLVM  ? CG_OUT_LLVM_IR
+                            : o->emit == EMIT_ASM ? CG_OUT_ASM
+                                                  : CG_OUT_OBJ;
+        char path[PATH_MAX], tmp[PATH_MAX + 32];
+        if (o->output) snprintf(path, sizeof path, "%s", o->output);
+        else if (kind == CG_OUT_OBJ) snprintf(path, sizeof path, "%s.o", m->name);
+        else snprintf(path, sizeof path, "-");
+        if (strcmp(path, "-") == 0) {
+            rc = cg_compile(m, &cg, kind, path, &err) ? EXIT_OK : EXIT_INTERNAL;
+        } else {
+            temp_name(tmp, sizeof tmp, path);
+            rc = publish(tmp, path, cg_compile(m, &cg, kind, tmp, &err));
         }
-        unlink(tmp);
     } else {
         rc = emit_executable(o, m, baked, &cg, timer, &err);
     }
@@ -461,11 +473,11 @@ static int compile(const Options *o, Arena *arena, Diag *diag,
     } else if (o->check_only) {
         rc = EXIT_OK;
     } else if (o->emit == EMIT_IR) {
-        rc = emit_text_ir(o, m);
+        rc = emit_text(o, write_ir, m);
     } else {
         char *manifest = manifest_build(m, &prog);
         if (o->emit == EMIT_MANIFEST)
-            rc = emit_manifest(o, manifest);
+            rc = emit_text(o, write_manifest, manifest);
         else
             rc = emit_deploy(o, m, &prog, manifest, diag, &timer);
         free(manifest);

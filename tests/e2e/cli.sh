@@ -8,6 +8,17 @@ aaic=$1
 grep -q "matmul" "$work/iris.ir" || fail "--emit=ir shows no matmul"
 "$aaic" --emit=llvm examples/iris.aai > "$work/iris.ll"
 grep -q "aairt_sgemm" "$work/iris.ll" || fail "--emit=llvm has no sgemm call"
+# -o FILE: each kind lands whole under its name, nothing else left beside it
+mkdir "$work/out"
+for k in ir llvm asm manifest obj; do
+  "$aaic" --emit=$k examples/iris.aai -o "$work/out/iris.$k" || fail "--emit=$k -o"
+  [ -s "$work/out/iris.$k" ] || fail "--emit=$k -o wrote nothing"
+done
+cmp -s "$work/out/iris.ir" "$work/iris.ir" || fail "--emit=ir -o differs from stdout"
+[ "$(ls "$work/out" | wc -l)" -eq 5 ] || fail "temporary files left: $(ls "$work/out")"
+set +e; "$aaic" --emit=ir examples/iris.aai -o "$work/no/such/dir/x.ir" 2>"$work/err.txt"; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "--emit=ir into a missing folder: exit $rc, expected 1"
+grep -q "cannot write" "$work/err.txt" || fail "no 'cannot write' diagnostic"
 "$aaic" examples/iris.aai -o "$work/iris"
 "$work/iris" info > "$work/info.txt"
 grep -q "hidden.weight" "$work/info.txt" || fail "info lacks the parameter table"
