@@ -10,6 +10,7 @@
 
 #include "depfile.h"
 #include "link.h"
+#include "outfile.h"
 #include "report.h"
 
 /* --header, --prefix and --train-api only make sense for the embedding
@@ -105,8 +106,20 @@ int deploy_emit(Deploy *d, const IrModule *m, const CgOptions *cg, CgOutputKind 
             rc = 3;
         }
         unlink(obj);
-    } else if (!cg_embed_compile(m, cg, s, kind, path, NULL, &err)) {
-        rc = 3;
+    } else if (strcmp(path, "-") == 0) {
+        if (!cg_embed_compile(m, cg, s, kind, path, NULL, &err)) rc = 3;
+    } else {
+        char tmp[PATH_MAX + 32];
+        outfile_temp(tmp, sizeof tmp, path);
+        if (!outfile_can_create(tmp)) {
+            fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
+            return 1;
+        }
+        bool made = cg_embed_compile(m, cg, s, kind, tmp, NULL, &err);
+        if (!outfile_publish(tmp, path, made)) {
+            if (made && !err) fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
+            rc = made ? 1 : 3;
+        }
     }
     if (rc == 0 && d->opt->header && !embed_write_header(s, d->opt->header, &err)) rc = 1;
     if (err) fprintf(stderr, "aaic: error: %s\n", err);

@@ -25,6 +25,7 @@
 #include "link.h"
 #include "lower.h"
 #include "manifest.h"
+#include "outfile.h"
 #include "parse.h"
 #include "pipeline.h"
 #include "sema.h"
@@ -259,22 +260,15 @@ static void timer_lap(Timer *t, const char *stage) {
 }
 
 /* Writes text output (--emit=ir etc.) to -o or stdout. */
-/* Every output file is written under a temporary name beside it and
- * renamed into place once complete: a failed or interrupted run never
- * leaves a partial file under the name asked for. */
-static void temp_name(char *tmp, size_t cap, const char *path) {
-    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
-}
-
-/* Moves the finished temporary `tmp` to `path` (or removes it when !ok). */
-static int publish(const char *tmp, const char *path, bool ok) {
-    if (ok && rename(tmp, path) == 0)
+/* outfile_publish with aaic's exit code: EXIT_INTERNAL when the output
+ * was not produced (its error already said why), EXIT_USER with a
+ * diagnostic when it cannot be put in place. */
+static int publish(const char *tmp, const char *path, bool complete) {
+    if (outfile_publish(tmp, path, complete))
         return EXIT_OK;
-    int saved = errno;
-    unlink(tmp);
-    if (!ok)
+    if (!complete)
         return EXIT_INTERNAL;
-    fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(saved));
+    fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
     return EXIT_USER;
 }
 
@@ -289,7 +283,7 @@ static int emit_text(const Options *o, TextWriter write, const void *what) {
         return EXIT_OK;
     }
     char tmp[PATH_MAX + 32];
-    temp_name(tmp, sizeof tmp, o->output);
+    outfile_temp(tmp, sizeof tmp, o->output);
     FILE *out = fopen(tmp, "w");
     if (!out) {
         fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output, strerror(errno));
@@ -300,7 +294,7 @@ static int emit_text(const Options *o, TextWriter write, const void *what) {
     ok = fclose(out) == 0 && ok;
     if (!ok) {
         fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output, strerror(errno));
-        unlink(tmp);
+        outfile_publish(tmp, o->output, false);
         return EXIT_USER;
     }
     return publish(tmp, o->output, true);
@@ -331,7 +325,13 @@ static int emit_executable(const Options *o, const IrModule *m, const EmbedSpec 
         return EXIT_INTERNAL;
     }
     const char *out = o->output ? o->output : m->name;
-    char obj[PATH_MAX], weights_obj[PATH_MAX];
+    char obj[PATH_MAX], weights_obj[PATH_MAX], probe[PATH_MAX + 32];
+    outfile_temp(probe, sizeof probe, out);
+    if (!outfile_can_create(probe)) { /* a missing or read-only folder, before any work */
+        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", out, strerror(errno));
+        return EXIT_USER;
+    }
+    unlink(probe);
     snprintf(obj, sizeof obj, "%s.%ld.o", out, (long)getpid());
     snprintf(weights_obj, sizeof weights_obj, "%s.%ld.weights.o", out, (long)getpid());
     int rc = EXIT_OK;
@@ -422,7 +422,11 @@ static int emit_code(const Options *o, const IrModule *m, const char *manifest,
         if (strcmp(path, "-") == 0) {
             rc = cg_compile(m, &cg, kind, path, &err) ? EXIT_OK : EXIT_INTERNAL;
         } else {
-            temp_name(tmp, sizeof tmp, path);
+            outfile_temp(tmp, sizeof tmp, path);
+            if (!outfile_can_create(tmp)) {
+                fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
+                return EXIT_USER;
+            }
             rc = publish(tmp, path, cg_compile(m, &cg, kind, tmp, &err));
         }
     } else {

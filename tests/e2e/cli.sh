@@ -19,6 +19,11 @@ cmp -s "$work/out/iris.ir" "$work/iris.ir" || fail "--emit=ir -o differs from st
 set +e; "$aaic" --emit=ir examples/iris.aai -o "$work/no/such/dir/x.ir" 2>"$work/err.txt"; rc=$?; set -e
 [ "$rc" -eq 1 ] || fail "--emit=ir into a missing folder: exit $rc, expected 1"
 grep -q "cannot write" "$work/err.txt" || fail "no 'cannot write' diagnostic"
+for flags in "-c" "--emit=asm" ""; do
+  set +e; "$aaic" $flags examples/iris.aai -o "$work/no/such/dir/x" 2>"$work/err.txt"; rc=$?; set -e
+  [ "$rc" -eq 1 ] || fail "aaic $flags into a missing folder: exit $rc, expected 1"
+  grep -q "cannot write '$work/no/such/dir/x'" "$work/err.txt" || fail "aaic $flags: $(cat "$work/err.txt")"
+done
 "$aaic" examples/iris.aai -o "$work/iris"
 "$work/iris" info > "$work/info.txt"
 grep -q "hidden.weight" "$work/info.txt" || fail "info lacks the parameter table"
