@@ -1,9 +1,12 @@
 /* depfile.c - make-style dependency files (see depfile.h). */
 #include "depfile.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "outfile.h"
 
 static void put_escaped(FILE *f, const char *s) {
     for (; *s; s++) {
@@ -32,7 +35,9 @@ bool depfile_write(const char *path, const char *target, const Diag *d,
     }
     for (size_t i = 0; i < n; i++)
         if (deps[i] && !seen(all, k, deps[i])) all[k++] = deps[i];
-    FILE *f = fopen(path, "w");
+    char tmp[PATH_MAX + 32];
+    outfile_temp(tmp, sizeof tmp, path);
+    FILE *f = fopen(tmp, "w");
     if (!f) {
         free(all);
         return false;
@@ -46,5 +51,6 @@ bool depfile_write(const char *path, const char *target, const Diag *d,
     fputc('\n', f);
     free(all);
     bool ok = !ferror(f);
-    return (fclose(f) == 0) && ok;
+    ok = fclose(f) == 0 && ok;
+    return outfile_publish(tmp, path, ok);
 }

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "aai_config.h"
 #include "aairt_embed.h"
+#include "outfile.h"
 
 static void set_err(char **err, const char *fmt, const char *arg) {
     size_t n = strlen(fmt) + (arg ? strlen(arg) : 0) + 1;
@@ -279,8 +281,8 @@ static void shape_macro(FILE *f, const char *up, const char *what, int rank, con
 }
 
 bool embed_write_header(const EmbedSpec *s, const char *path, char **err) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char tmp[PATH_MAX + 32];
+    outfile_temp(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
         set_err(err, "cannot write '%s'", path);
@@ -403,8 +405,7 @@ bool embed_write_header(const EmbedSpec *s, const char *path, char **err) {
     fprintf(f, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
     bool ok = !ferror(f);
     ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
+    if (!outfile_publish(tmp, path, ok)) {
         set_err(err, "cannot write '%s'", path);
         return false;
     }
