@@ -9,8 +9,10 @@
  * nothing about a model is hard-coded in the runtime.
  *
  * Generated entry points allocate nothing: every buffer comes in through
- * AairtStepArgs (the libaairt helpers they call for convolutions and
- * skinny products take per-call scratch from malloc). */
+ * AairtStepArgs. The libaairt helpers they call for convolutions and
+ * skinny products keep a per-thread working block, sized by their first
+ * calls and reused (freed when the thread exits), so a step allocates
+ * only while those blocks grow to the model's largest use. */
 #ifndef AAIRT_H
 #define AAIRT_H
 

@@ -13,9 +13,10 @@
  * gradients and the optimizer state. The scratch block holds the arena of
  * the generated code and a copy of the input batch. All three are 64-byte
  * aligned. aairt_embed_predict and aairt_embed_train_step allocate no
- * state: only libaairt's convolution and small-GEMM helpers take per-call
- * scratch from malloc (freed before they return), and the first large
- * matrix product loads OpenBLAS. init, load and save parse JSON and
+ * state: only libaairt's convolution and small-GEMM helpers keep a
+ * per-thread working block, sized by the first calls and reused after
+ * (freed when the thread exits), and the first large matrix product loads
+ * OpenBLAS. init, load and save parse JSON and
  * allocate temporarily, freeing everything before they return.
  *
  * Threads: a context is read-only during predict, so several threads may

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "scratch.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
@@ -129,7 +130,7 @@ static void part_range(int rows, int parts, int part, int align, int *lo, int *h
  * part of a small convolution's time). */
 static float *narrow_pack(const Gemm *g, int vecs) {
     size_t width = (size_t)vecs * VEC, k = (size_t)g->k, n = (size_t)g->n, ldb = (size_t)g->ldb;
-    float *p = aligned_alloc(32, k * width * sizeof *p);
+    float *p = scratch_get(SCRATCH_GEMM, k * width * sizeof *p);
     if (!p) return NULL;
     if (n < width) memset(p, 0, k * width * sizeof *p);
     if (g->tb == TRANS) { /* B is n x k */
@@ -403,7 +404,6 @@ bool gemm_small_run(const Gemm *g, int threads) {
         if (!job.packed) return false;
         job.parts = parts_for(g, threads, g->m, ROWS_PER_PART);
         job_run(&job, narrow_part);
-        free(job.packed);
         return true;
     case KIND_SHORT:
         job.parts = parts_for(g, threads, g->m, ROWS_PER_PART);
@@ -412,23 +412,21 @@ bool gemm_small_run(const Gemm *g, int threads) {
     case KIND_TALL: {
         job.vecs = (g->m + VEC - 1) / VEC;
         size_t floats = (size_t)g->n * (size_t)job.vecs * VEC;
-        job.sums = aligned_alloc(32, floats * sizeof *job.sums);
+        job.sums = scratch_get(SCRATCH_GEMM, floats * sizeof *job.sums);
         if (!job.sums) return false;
         memset(job.sums, 0, floats * sizeof *job.sums);
         job.parts = parts_for(g, threads, g->n, 1);
         job_run(&job, tall_part);
-        free(job.sums);
         return true;
     }
     case KIND_WIDE: {
         job.vecs = (g->n + VEC - 1) / VEC; /* a row of sums */
         size_t floats = (size_t)g->m * (size_t)job.vecs * VEC;
-        job.sums = aligned_alloc(32, floats * sizeof *job.sums);
+        job.sums = scratch_get(SCRATCH_GEMM, floats * sizeof *job.sums);
         if (!job.sums) return false;
         memset(job.sums, 0, floats * sizeof *job.sums);
         job.parts = parts_for(g, threads, job.vecs, 1);
         job_run(&job, wide_part);
-        free(job.sums);
         return true;
     }
     case KIND_NONE: break;

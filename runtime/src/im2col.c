@@ -29,14 +29,16 @@
 #include <string.h>
 
 #include "aairt.h"
+#include "scratch.h"
 
 enum { VEC = 8 }; /* floats in one wide copy, and the scratch image's slack */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 
-/* The padded scratch image and, for each of a row's C k runs, its offset
- * from the window's top-left corner there. */
+/* The padded scratch image (this thread's SCRATCH_WINDOW block, reused
+ * from call to call) and, for each of a row's C k runs, its offset from
+ * the window's top-left corner there. */
 typedef struct Scratch {
     AairtWindow w;
     int64_t hp, wp; /* the padded plane */
@@ -52,7 +54,8 @@ static bool scratch_init(Scratch *s, const AairtWindow *w) {
     s->n_runs = w->channels * w->kernel;
     size_t floats = (size_t)(w->channels * s->hp * s->wp + VEC);
     floats += floats & 1; /* the offsets after the image start 8-byte aligned */
-    s->image = malloc(floats * sizeof(float) + (size_t)s->n_runs * sizeof(int64_t));
+    s->image = scratch_get(SCRATCH_WINDOW,
+                           floats * sizeof(float) + (size_t)s->n_runs * sizeof(int64_t));
     if (!s->image) return false;
     s->runs = (int64_t *)(void *)(s->image + floats);
     for (int64_t c = 0; c < w->channels; c++)
@@ -194,7 +197,6 @@ void aairt_im2col(const float *x, float *col, int64_t batch, const AairtWindow *
         pad_image(&s, x + n * image);
         take_sample(&s, col + n * rows);
     }
-    free(fast ? s.image : NULL);
 }
 
 void aairt_col2im(const float *col, float *x, int64_t batch, const AairtWindow *w) {
@@ -211,5 +213,4 @@ void aairt_col2im(const float *col, float *x, int64_t batch, const AairtWindow *
         give_sample(&s, col + n * rows);
         unpad_image(&s, x + n * image);
     }
-    free(fast ? s.image : NULL);
 }

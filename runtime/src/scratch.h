@@ -1,0 +1,29 @@
+/* scratch.h - per-thread working memory for libaairt's helpers.
+ *
+ * The convolution windows (im2col.c) and the small-GEMM kernels
+ * (gemm_small.c) need a block of working memory per call whose size
+ * depends on the shapes: a padded image, a packed operand, partial sums.
+ * Each thread keeps one block per use, grown to the largest size asked
+ * for and reused, so a training step or prediction allocates nothing once
+ * the first calls have sized the blocks (the generated entry points are
+ * then allocation-free, as aairt.h says). A thread's blocks are freed when
+ * it exits, the main thread's at process exit. */
+#ifndef AAIRT_SCRATCH_H
+#define AAIRT_SCRATCH_H
+
+#include <stddef.h>
+
+/* One block per use: two that can be live at once on a thread must not
+ * share one. */
+typedef enum ScratchUse {
+    SCRATCH_WINDOW, /* im2col / col2im: the padded image and its run table */
+    SCRATCH_GEMM,   /* gemm_small: the packed operand or the partial sums */
+    SCRATCH_USES
+} ScratchUse;
+
+/* At least `bytes` of this thread's block for `use`, 64-byte aligned,
+ * its contents unspecified; valid until the next call for the same use on
+ * this thread. NULL when the memory cannot be had (callers fall back). */
+void *scratch_get(ScratchUse use, size_t bytes);
+
+#endif
