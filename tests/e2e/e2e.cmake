@@ -35,3 +35,13 @@ add_test(NAME e2e_cli
 add_test(NAME e2e_install
          COMMAND bash ${E2E}/install.sh ${PROJECT_BINARY_DIR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+
+# A warmed training step allocates nothing (tests/e2e/no_alloc.sh), counted
+# by a preload library; not under the sanitizers, which own malloc.
+if(NOT AAI_SANITIZE)
+  add_library(aai_alloc_count MODULE ${E2E}/alloc_count.c)
+  target_link_libraries(aai_alloc_count PRIVATE ${CMAKE_DL_LIBS})
+  add_test(NAME e2e_no_alloc
+           COMMAND bash ${E2E}/no_alloc.sh $<TARGET_FILE:aaic> $<TARGET_FILE:aai_alloc_count>
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endif()
