@@ -211,7 +211,7 @@ void aairt_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float
                  int ldc) {
     Gemm g = {order, trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
     int threads = aairt_get_threads();
-    if (gemm_small_run(&g, threads)) return;
+    if (aairt_gemm_small_run(&g, threads)) return;
     Split s = {.f = blas_sgemm()};
     int parts = gemm_split(&g, threads, s.part);
     if (parts < 2) gemm_run(s.f, &g);

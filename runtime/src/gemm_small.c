@@ -130,7 +130,7 @@ static void part_range(int rows, int parts, int part, int align, int *lo, int *h
  * part of a small convolution's time). */
 static float *narrow_pack(const Gemm *g, int vecs) {
     size_t width = (size_t)vecs * VEC, k = (size_t)g->k, n = (size_t)g->n, ldb = (size_t)g->ldb;
-    float *p = scratch_get(SCRATCH_GEMM, k * width * sizeof *p);
+    float *p = aairt_scratch(AAIRT_SCRATCH_GEMM, k * width * sizeof *p);
     if (!p) return NULL;
     if (n < width) memset(p, 0, k * width * sizeof *p);
     if (g->tb == TRANS) { /* B is n x k */
@@ -393,7 +393,7 @@ static void job_run(Job *job, AairtPartFn fn) {
     else aairt_pool_run(fn, job, job->parts);
 }
 
-bool gemm_small_run(const Gemm *g, int threads) {
+bool aairt_gemm_small_run(const Gemm *g, int threads) {
     Kind kind = kind_of(g);
     if (kind == KIND_NONE || !cpu_has_avx2_fma()) return false;
     Job job = {.g = *g, .vecs = 1};
@@ -412,7 +412,7 @@ bool gemm_small_run(const Gemm *g, int threads) {
     case KIND_TALL: {
         job.vecs = (g->m + VEC - 1) / VEC;
         size_t floats = (size_t)g->n * (size_t)job.vecs * VEC;
-        job.sums = scratch_get(SCRATCH_GEMM, floats * sizeof *job.sums);
+        job.sums = aairt_scratch(AAIRT_SCRATCH_GEMM, floats * sizeof *job.sums);
         if (!job.sums) return false;
         memset(job.sums, 0, floats * sizeof *job.sums);
         job.parts = parts_for(g, threads, g->n, 1);
@@ -422,7 +422,7 @@ bool gemm_small_run(const Gemm *g, int threads) {
     case KIND_WIDE: {
         job.vecs = (g->n + VEC - 1) / VEC; /* a row of sums */
         size_t floats = (size_t)g->m * (size_t)job.vecs * VEC;
-        job.sums = scratch_get(SCRATCH_GEMM, floats * sizeof *job.sums);
+        job.sums = aairt_scratch(AAIRT_SCRATCH_GEMM, floats * sizeof *job.sums);
         if (!job.sums) return false;
         memset(job.sums, 0, floats * sizeof *job.sums);
         job.parts = parts_for(g, threads, job.vecs, 1);
@@ -436,7 +436,7 @@ bool gemm_small_run(const Gemm *g, int threads) {
 
 #else /* no AVX2 kernels for this target: OpenBLAS does every product */
 
-bool gemm_small_run(const Gemm *g, int threads) {
+bool aairt_gemm_small_run(const Gemm *g, int threads) {
     (void)g;
     (void)threads;
     return false;

@@ -19,6 +19,6 @@ typedef struct Gemm {
  * returns false, leaving C untouched, otherwise (OpenBLAS then does it).
  * Every element of C is summed in the same order whatever the thread
  * count, so the answer does not depend on it. */
-bool gemm_small_run(const Gemm *g, int threads);
+bool aairt_gemm_small_run(const Gemm *g, int threads);
 
 #endif

@@ -36,7 +36,7 @@ enum { VEC = 8 }; /* floats in one wide copy, and the scratch image's slack */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 
-/* The padded scratch image (this thread's SCRATCH_WINDOW block, reused
+/* The padded scratch image (this thread's AAIRT_SCRATCH_WINDOW block, reused
  * from call to call) and, for each of a row's C k runs, its offset from
  * the window's top-left corner there. */
 typedef struct Scratch {
@@ -54,8 +54,8 @@ static bool scratch_init(Scratch *s, const AairtWindow *w) {
     s->n_runs = w->channels * w->kernel;
     size_t floats = (size_t)(w->channels * s->hp * s->wp + VEC);
     floats += floats & 1; /* the offsets after the image start 8-byte aligned */
-    s->image = scratch_get(SCRATCH_WINDOW,
-                           floats * sizeof(float) + (size_t)s->n_runs * sizeof(int64_t));
+    s->image = aairt_scratch(AAIRT_SCRATCH_WINDOW,
+                             floats * sizeof(float) + (size_t)s->n_runs * sizeof(int64_t));
     if (!s->image) return false;
     s->runs = (int64_t *)(void *)(s->image + floats);
     for (int64_t c = 0; c < w->channels; c++)

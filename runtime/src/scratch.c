@@ -13,7 +13,7 @@ typedef struct Block {
 } Block;
 
 typedef struct Blocks {
-    Block use[SCRATCH_USES];
+    Block use[AAIRT_SCRATCH_USES];
 } Blocks;
 
 /* The calling thread's blocks: found through the key, whose destructor
@@ -27,7 +27,7 @@ static _Thread_local Blocks *thread_blocks;
 
 static void blocks_free(void *arg) {
     Blocks *b = arg;
-    for (int i = 0; i < SCRATCH_USES; i++) free(b->use[i].p);
+    for (int i = 0; i < AAIRT_SCRATCH_USES; i++) free(b->use[i].p);
     free(b);
 }
 
@@ -58,9 +58,9 @@ static Blocks *blocks_of_thread(void) {
     return b;
 }
 
-void *scratch_get(ScratchUse use, size_t bytes) {
+void *aairt_scratch(AairtScratchUse use, size_t bytes) {
     Blocks *b = blocks_of_thread();
-    if (!b || use < 0 || use >= SCRATCH_USES) return NULL;
+    if (!b || use < 0 || use >= AAIRT_SCRATCH_USES) return NULL;
     Block *k = &b->use[use];
     if (bytes <= k->cap && k->p) return k->p;
     size_t cap = (bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;

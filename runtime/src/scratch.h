@@ -15,15 +15,15 @@
 
 /* One block per use: two that can be live at once on a thread must not
  * share one. */
-typedef enum ScratchUse {
-    SCRATCH_WINDOW, /* im2col / col2im: the padded image and its run table */
-    SCRATCH_GEMM,   /* gemm_small: the packed operand or the partial sums */
-    SCRATCH_USES
-} ScratchUse;
+typedef enum AairtScratchUse {
+    AAIRT_SCRATCH_WINDOW, /* im2col / col2im: the padded image and its run table */
+    AAIRT_SCRATCH_GEMM,   /* gemm_small: the packed operand or the partial sums */
+    AAIRT_SCRATCH_USES
+} AairtScratchUse;
 
 /* At least `bytes` of this thread's block for `use`, 64-byte aligned,
  * its contents unspecified; valid until the next call for the same use on
  * this thread. NULL when the memory cannot be had (callers fall back). */
-void *scratch_get(ScratchUse use, size_t bytes);
+void *aairt_scratch(AairtScratchUse use, size_t bytes);
 
 #endif
