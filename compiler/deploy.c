@@ -110,14 +110,10 @@ int deploy_emit(Deploy *d, const IrModule *m, const CgOptions *cg, CgOutputKind 
         if (!cg_embed_compile(m, cg, s, kind, path, NULL, &err)) rc = 3;
     } else {
         char tmp[PATH_MAX + 32];
-        outfile_temp(tmp, sizeof tmp, path);
-        if (!outfile_can_create(tmp)) {
-            fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
-            return 1;
-        }
+        if (!outfile_start(tmp, sizeof tmp, path)) return 1;
         bool made = cg_embed_compile(m, cg, s, kind, tmp, NULL, &err);
         if (!outfile_publish(tmp, path, made)) {
-            if (made && !err) fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
+            if (made) outfile_report(path);
             rc = made ? 1 : 3;
         }
     }
@@ -143,7 +139,7 @@ int deploy_depfile(const DeployOptions *o, const char *target, const Diag *diag,
     bool ok = depfile_write(path, target, diag, deps, n);
     free(deps);
     if (!ok) {
-        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
+        outfile_report(path);
         return 1;
     }
     return 0;

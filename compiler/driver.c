@@ -259,7 +259,6 @@ static void timer_lap(Timer *t, const char *stage) {
     t->start = now;
 }
 
-/* Writes text output (--emit=ir etc.) to -o or stdout. */
 /* outfile_publish with aaic's exit code: EXIT_INTERNAL when the output
  * was not produced (its error already said why), EXIT_USER with a
  * diagnostic when it cannot be put in place. */
@@ -268,7 +267,7 @@ static int publish(const char *tmp, const char *path, bool complete) {
         return EXIT_OK;
     if (!complete)
         return EXIT_INTERNAL;
-    fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
+    outfile_report(path);
     return EXIT_USER;
 }
 
@@ -283,17 +282,19 @@ static int emit_text(const Options *o, TextWriter write, const void *what) {
         return EXIT_OK;
     }
     char tmp[PATH_MAX + 32];
-    outfile_temp(tmp, sizeof tmp, o->output);
+    if (!outfile_start(tmp, sizeof tmp, o->output))
+        return EXIT_USER;
     FILE *out = fopen(tmp, "w");
     if (!out) {
-        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output, strerror(errno));
+        outfile_report(o->output);
+        outfile_publish(tmp, o->output, false);
         return EXIT_USER;
     }
     write(out, what);
     bool ok = !ferror(out);
     ok = fclose(out) == 0 && ok;
     if (!ok) {
-        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", o->output, strerror(errno));
+        outfile_report(o->output);
         outfile_publish(tmp, o->output, false);
         return EXIT_USER;
     }
@@ -326,12 +327,9 @@ static int emit_executable(const Options *o, const IrModule *m, const EmbedSpec 
     }
     const char *out = o->output ? o->output : m->name;
     char obj[PATH_MAX], weights_obj[PATH_MAX], probe[PATH_MAX + 32];
-    outfile_temp(probe, sizeof probe, out);
-    if (!outfile_can_create(probe)) { /* a missing or read-only folder, before any work */
-        fprintf(stderr, "aaic: error: cannot write '%s': %s\n", out, strerror(errno));
+    if (!outfile_start(probe, sizeof probe, out)) /* a missing or read-only folder */
         return EXIT_USER;
-    }
-    unlink(probe);
+    unlink(probe); /* the link writes its own temporary */
     snprintf(obj, sizeof obj, "%s.%ld.o", out, (long)getpid());
     snprintf(weights_obj, sizeof weights_obj, "%s.%ld.weights.o", out, (long)getpid());
     int rc = EXIT_OK;
@@ -422,11 +420,8 @@ static int emit_code(const Options *o, const IrModule *m, const char *manifest,
         if (strcmp(path, "-") == 0) {
             rc = cg_compile(m, &cg, kind, path, &err) ? EXIT_OK : EXIT_INTERNAL;
         } else {
-            outfile_temp(tmp, sizeof tmp, path);
-            if (!outfile_can_create(tmp)) {
-                fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
+            if (!outfile_start(tmp, sizeof tmp, path))
                 return EXIT_USER;
-            }
             rc = publish(tmp, path, cg_compile(m, &cg, kind, tmp, &err));
         }
     } else {

@@ -3,16 +3,23 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 void outfile_temp(char *tmp, size_t cap, const char *path) {
     snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
 }
 
-bool outfile_can_create(const char *tmp) {
+bool outfile_start(char *tmp, size_t cap, const char *path) {
+    outfile_temp(tmp, cap, path);
     FILE *f = fopen(tmp, "wb");
-    if (!f) return false;
-    return fclose(f) == 0;
+    if (f && fclose(f) == 0) return true;
+    outfile_report(path);
+    return false;
+}
+
+void outfile_report(const char *path) {
+    fprintf(stderr, "aaic: error: cannot write '%s': %s\n", path, strerror(errno));
 }
 
 bool outfile_publish(const char *tmp, const char *path, bool complete) {

@@ -13,9 +13,13 @@
 /* The temporary name for `path`: "<path>.tmp.<pid>". */
 void outfile_temp(char *tmp, size_t cap, const char *path);
 
-/* Creates the temporary `tmp` empty, so that a folder that is missing or
- * not writable is reported as such before any work (errno says why). */
-bool outfile_can_create(const char *tmp);
+/* outfile_temp, then creates that temporary empty, so that a folder that
+ * is missing or not writable is reported (outfile_report) before any work.
+ * False when it cannot be created. */
+bool outfile_start(char *tmp, size_t cap, const char *path);
+
+/* "aaic: error: cannot write 'PATH': <errno's reason>" on stderr. */
+void outfile_report(const char *path);
 
 /* With `complete`, renames `tmp` to `path`; otherwise (or when the rename
  * fails) removes `tmp`. True when `path` now holds the output; on a failed
