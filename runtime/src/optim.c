@@ -75,7 +75,14 @@ static int sgd_step(AairtOptimizer *opt, float *restrict p,
 
 /* Adam / AdamW: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
  * p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps). Adam adds wd*p to g first,
- * AdamW scales p by (1 - lr*wd) first. */
+ * AdamW scales p by (1 - lr*wd) first.
+ * One step departs from PyTorch's order: sqrt(v) is multiplied by
+ * 1/sqrt(bc2) (computed once, in double) instead of divided by sqrt(bc2).
+ * The loop is bound by the FP divider (a square root and a division per
+ * parameter remain; Zen 1 splits each 256-bit one in two), and the third
+ * divider operation cost 17 % of the step (235k parameters, 1 thread: 368
+ * -> 307 us); the denominator moves by at most an ulp, far inside the
+ * 1e-5 the PyTorch fixtures are checked to. */
 /* Vectorizes only with -fno-math-errno (GCC otherwise guards each sqrtf with
  * an errno branch; the pragma/attribute forms do not help): v >= 0 here, so
  * the flag changes nothing but speed. */
@@ -87,7 +94,7 @@ static int adam_step(AairtOptimizer *opt, float *restrict p,
     const double bc1 = 1.0 - pow(b1, (double)t);
     const double bc2 = 1.0 - pow(b2, (double)t);
     const float neg_step_size = (float)(-((double)opt->lr / bc1));
-    const float bc2_sqrt = (float)sqrt(bc2);
+    const float inv_bc2_sqrt = (float)(1.0 / sqrt(bc2));
     const float beta1 = opt->beta1, beta2 = opt->beta2;
     const float one_m_b1 = (float)(1.0 - b1), one_m_b2 = (float)(1.0 - b2);
     const float eps = opt->eps, wd = opt->weight_decay;
@@ -106,7 +113,7 @@ static int adam_step(AairtOptimizer *opt, float *restrict p,
         float vi = v[i] * beta2 + one_m_b2 * (gi * gi);
         m[i] = mi;
         v[i] = vi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        float denom = sqrtf(vi) * inv_bc2_sqrt + eps;
         float pi = p[i] + neg_step_size * (mi / denom);
         p[i] = pi;
         bad |= NONFINITE(g[i]) | NONFINITE(pi);
