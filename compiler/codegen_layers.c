@@ -472,6 +472,16 @@ static void emit_im2col(LK *k, bool col2im) {
     call_runtime(k, col2im ? "aairt_col2im" : "aairt_im2col", args, 4);
 }
 
+/* CONV2D: aairt_conv2d (runtime/src/conv2d.c), geometry: the window, then
+ * the output channels. Without a bias the runtime gets NULL. */
+static void emit_conv2d(LK *k) {
+    const IrValue *v = k->v;
+    LLVMValueRef bias = v->n_in == 3 ? k->in[2] : LLVMConstNull(k->c->ptr);
+    LLVMValueRef args[7] = {k->in[0], k->in[1], bias, k->out, dim(k, v->in[0]->shape, 0),
+                            window_arg(k), geo(k, WINDOW_FIELDS)};
+    call_runtime(k, "aairt_conv2d", args, 7);
+}
+
 /* POOL2D and POOL2D_GRAD: aairt_pool2d / aairt_pool2d_grad (runtime/src/
  * pool2d.c), for the same reason. */
 static void emit_pool(LK *k, bool grad) {
@@ -687,7 +697,7 @@ static void emit_reduce_max(LK *k, bool grad) {
 }
 
 /* The geometry of v's kernel and its key, for the ops whose kernels take
- * one (IM2COL, COL2IM, POOL2D(_GRAD), matrix TRANSPOSE, batched MATMUL,
+ * one (IM2COL, COL2IM, CONV2D, POOL2D(_GRAD), matrix TRANSPOSE, batched MATMUL,
  * RUNNING_UPDATE);
  * false for the others. The key is the op and what shapes the code: the
  * leading dimension (IR_BATCH or its size), average pooling, the product's
@@ -705,6 +715,13 @@ static bool geometry_of(const IrValue *v, Geometry *g) {
         IrShape xs = v->op == IR_OP_COL2IM ? v->shape : v->in[0]->shape;
         window_geometry(geom_of(v, xs, false), g);
         cg_key_add(key, " n%lld", (long long)xs.dims[0]);
+        return true;
+    }
+    case IR_OP_CONV2D: {
+        IrShape xs = v->in[0]->shape;
+        window_geometry(geom_of(v, xs, false), g);
+        g->v[g->n++] = v->in[1]->shape.dims[0];
+        cg_key_add(key, " n%lld bias%d", (long long)xs.dims[0], v->n_in == 3);
         return true;
     }
     case IR_OP_POOL2D:
@@ -746,6 +763,7 @@ void cg_emit_layer(CgCtx *c, const IrValue *v) {
     switch (v->op) {
     case IR_OP_MATMUL: emit_bmm(&k); break;
     case IR_OP_IM2COL: emit_im2col(&k, false); break;
+    case IR_OP_CONV2D: emit_conv2d(&k); break;
     case IR_OP_COL2IM: emit_im2col(&k, true); break;
     case IR_OP_POOL2D: emit_pool(&k, false); break;
     case IR_OP_POOL2D_GRAD: emit_pool(&k, true); break;

@@ -2,7 +2,7 @@
  *
  * A kernel whose every row of output depends only on the same row of its
  * inputs (element-wise ops, softmax over the last axis, im2col/col2im,
- * pooling, transposes that keep the batch axis first) computes rows
+ * direct convolution, pooling, transposes that keep the batch axis first) computes rows
  * [lo, hi) when called with its pointers advanced by lo rows and a batch
  * of hi - lo. For such a call the entry stores the arguments and calls
  * aairt_run_rows with a generated part function, which advances the
@@ -26,6 +26,7 @@ static bool op_is_row_local(const IrValue *v) {
     case IR_OP_UNARY_GRAD:
     case IR_OP_IM2COL:
     case IR_OP_COL2IM:
+    case IR_OP_CONV2D:
     case IR_OP_POOL2D:
     case IR_OP_POOL2D_GRAD: return true;
     case IR_OP_SOFTMAX:
@@ -54,7 +55,10 @@ bool cg_rows_of(const CgCtx *c, const IrValue *v, int64_t *rows) {
         if (!cg_in_memory(c, in)) continue; /* an immediate */
         IrShape s = in->shape;
         bool batch = ir_shape_has_batch(s);
-        bool per_row = elementwise ? s.rank == v->shape.rank && batch : true;
+        /* a convolution's weight and bias are shared by every row */
+        bool per_row = elementwise          ? s.rank == v->shape.rank && batch
+                       : v->op == IR_OP_CONV2D ? batch
+                                             : true;
         if (per_row != batch) return false; /* a batch axis not aligned with the output's */
         rows[n++] = per_row ? ir_shape_row_elems(s) : 0;
     }

@@ -8,6 +8,7 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
     switch (v->op) {
     case IR_OP_IM2COL:
     case IR_OP_COL2IM:
+    case IR_OP_CONV2D:
         fprintf(out, " kernel=%lld stride=%lld padding=%lld dilation=%lld", (long long)i[0],
                 (long long)i[1], (long long)i[2], (long long)i[3]);
         break;

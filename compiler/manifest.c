@@ -52,6 +52,12 @@ int64_t manifest_flops_per_sample(const IrFunc *f) {
         case IR_OP_RESHAPE:
         case IR_OP_COPY:
             break;
+        case IR_OP_CONV2D: {
+            /* a multiply-add per tap (C k k of them) per output element */
+            const IrShape w = v->in[1]->shape;
+            flops += 2 * w.dims[1] * w.dims[2] * w.dims[3] * ir_shape_row_elems(v->shape);
+            break;
+        }
         case IR_OP_MATMUL: {
             /* [B,K] x [K,N] per sample: 2*K*N. */
             const IrValue *a = v->in[0];

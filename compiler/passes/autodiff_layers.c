@@ -148,6 +148,7 @@ bool ir_vjp_layer(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue *
     }
     case IR_OP_GE_MASK:
     case IR_OP_RUNNING_UPDATE: return true; /* no gradient flows */
+    case IR_OP_CONV2D: return false; /* built only for entries never differentiated */
     default: break;
     }
     return false; /* gradient ops: no second derivatives */

@@ -95,6 +95,27 @@ static bool im2col_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
     return true;
 }
 
+/* CONV2D: x [N, C, H, W], w [O, C, k, k], bias [O] -> [N, O, OH, OW]. */
+static bool conv2d_shape(IrValue *v, Diag *d) {
+    if (v->n_in < 2 || v->n_in > 3)
+        return fail(v, d, "conv2d: takes an input, a weight and an optional bias, got %d",
+                    v->n_in);
+    IrShape x = v->in[0]->shape, w = v->in[1]->shape, col;
+    if (!im2col_shape(v, d, x, &col)) return false;
+    int64_t k = v->attr.i[0];
+    if (w.rank != 4 || w.dims[1] != x.dims[1] || w.dims[2] != k || w.dims[3] != k ||
+        ir_shape_has_batch(w))
+        return fail(v, d, "conv2d: weight %s does not match input %s and kernel %lld",
+                    SHAPE(w), SHAPE(x), (long long)k);
+    if (v->n_in == 3 && (v->in[2]->shape.rank != 1 || v->in[2]->shape.dims[0] != w.dims[0]))
+        return fail(v, d, "conv2d: bias %s does not match weight %s", SHAPE(v->in[2]->shape),
+                    SHAPE(w));
+    int64_t s = v->attr.i[1], p = v->attr.i[2], dil = v->attr.i[3];
+    v->shape = ir_shape(4, (int64_t[]){x.dims[0], w.dims[0], sweep(x.dims[2], k, s, p, dil),
+                                       sweep(x.dims[3], k, s, p, dil)});
+    return true;
+}
+
 static bool pool_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
     if (x.rank != 4)
         return fail(v, d, "pooling: expects an [N, C, H, W] input, got %s", SHAPE(x));
@@ -168,6 +189,7 @@ bool ir_infer_shape_layer(IrValue *v, Diag *d) {
     switch (v->op) {
     case IR_OP_MATMUL: return rule_bmm(v, d);
     case IR_OP_IM2COL: return im2col_shape(v, d, in[0]->shape, &v->shape);
+    case IR_OP_CONV2D: return conv2d_shape(v, d);
     case IR_OP_COL2IM: {
         IrShape col;
         if (!im2col_shape(v, d, v->attr.shape, &col)) return false;

@@ -1,7 +1,9 @@
 /* test_layers.c - layer behaviour that parity fixtures do not cover:
  * batch_norm's running statistics (momentum, unbiased variance, untouched
- * by the optimizer and its weight decay) and dropout's mask (inverted
- * scaling, rate, determinism per step, a new mask each step). */
+ * by the optimizer and its weight decay), dropout's mask (inverted
+ * scaling, rate, determinism per step, a new mask each step) and
+ * convolution against its definition: predict's direct CONV2D and the
+ * training step's column-matrix path with its gradients. */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -311,6 +313,16 @@ static double *conv_reference(const ConvCase *t, const double *x, const float *w
     return y;
 }
 
+/* How many live values of f are `op`. */
+static int count_op(const IrFunc *f, IrOpKind op) {
+    int n = 0;
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        n += !v->dead && v->op == op;
+    }
+    return n;
+}
+
 static void check_conv_case(const ConvCase *t) {
     Arena arena = {0};
     Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
@@ -335,6 +347,10 @@ static void check_conv_case(const ConvCase *t) {
                            t->pad, 1, 1, L0);
     ft->loss = ir_build_reduce(ft, IR_OP_SUM, ir_build_unary(ft, IR_FN_SQUARE, y, 0, L0), 0, false, L0);
     Jit *j = compile(m);
+    /* predict convolves directly where it can (stride 1); training always
+     * through the column matrix its weight gradient needs */
+    cr_expect_eq(count_op(fp, IR_OP_CONV2D), t->stride == 1 && (t->kern > 1 || t->pad > 0));
+    cr_expect_eq(count_op(ft, IR_OP_CONV2D), 0);
     int64_t np = m->n_param_floats, nx = t->batch * t->chans * t->h * t->w;
     int64_t ny = t->batch * t->outs * conv_out(t->h, t) * conv_out(t->w, t);
     float *params = calloc((size_t)np, sizeof(float)), *x = malloc(sizeof(float) * (size_t)nx);
@@ -389,6 +405,8 @@ Test(layers, convolution_matches_direct_reference_at_any_thread_count) {
         {3, 3, 11, 9, 5, 3, 2, 1},   /* stride 2, padding, odd sizes */
         {7, 2, 9, 13, 13, 3, 2, 0},  /* ragged channels and batch */
         {1, 4, 6, 6, 3, 1, 2, 0},    /* 1x1 kernel, stride 2 */
+        {5, 3, 7, 10, 6, 3, 1, 1},   /* predict's direct kernel: a channel block and a tail */
+        {2, 5, 6, 6, 20, 3, 1, 0},   /* more output channels than the narrow product takes */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv_case(&cases[i]);
 }

@@ -1,0 +1,237 @@
+/* conv2d.c - direct convolution for inference: no column matrix.
+ *
+ * Training needs a convolution's column matrix (its weight gradient is a
+ * product with it), so the training step convolves through IM2COL and a
+ * matrix product. An entry that is never differentiated (predict, eval)
+ * does not, and the column matrix is most of its cost: LeNet's first layer
+ * (one input channel, a 5x5 window) writes 25 floats per output pixel and
+ * reads them back once; bench/profile put im2col, the layout transpose
+ * after the product and the separate bias pass at 41 % of batch-256
+ * inference of examples/fashion_cnn.aai, and at two threads that memory
+ * traffic is what stopped the second core from paying.
+ *
+ * The kernel works on the padded image laid out flat. With stride 1, the
+ * output pixel (oh, ow) reads tap (c, ki, kj) at flat offset
+ *   q + c hp wp + ki d wp + kj d,   q = oh wp + ow,
+ * so for one tap a run of consecutive q is a run of consecutive image
+ * floats. Computing every q in [0, OH wp) - the columns past OW included,
+ * then dropped - turns the convolution into one long vector loop per tap:
+ * blocks of 4 output channels x 24 positions stay in 12 registers for the
+ * whole sum over C k k taps, each tap three loads and four broadcasts for
+ * twelve fused multiply-adds. The dropped columns cost (wp - OW) / wp of
+ * the work (LeNet: 12 % and 29 %), far less than the copies they replace.
+ *
+ * Every output is one chain of multiply-adds in tap order (c, ki, kj),
+ * then + bias: the order of gemm_small's narrow kernel over im2col's
+ * columns, so where the training step's forward pass uses that kernel
+ * (AVX2, at most 16 output channels) predict gives the same bits.
+ * Other strides, and CPUs without AVX2 and FMA, take a column matrix of
+ * one sample at a time and aairt_sgemm. Each sample is independent, so
+ * generated code cuts the batch over threads (aairt_run_rows). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "aairt.h"
+#include "scratch.h"
+
+enum {
+    ROW_MAJOR = 101, /* CblasRowMajor */
+    NO_TRANS = 111,  /* CblasNoTrans */
+    TRANS = 112,     /* CblasTrans */
+};
+
+static int64_t taps_of(const AairtWindow *w) { return w->channels * w->kernel * w->kernel; }
+
+static void add_bias(float *y, const float *bias, int64_t channels, int64_t plane) {
+    if (!bias) return;
+    for (int64_t o = 0; o < channels; o++)
+        for (int64_t i = 0; i < plane; i++) y[o * plane + i] += bias[o];
+}
+
+/* ---- any stride, any CPU: one sample's column matrix and a product ------- */
+
+static bool conv_by_columns(const float *x, const float *weight, const float *bias, float *y,
+                            int64_t batch, const AairtWindow *w, int64_t out_channels) {
+    const int64_t taps = taps_of(w), plane = w->out_height * w->out_width;
+    const int64_t image = w->channels * w->height * w->width;
+    float *col = aairt_scratch(AAIRT_SCRATCH_CONV, (size_t)(plane * taps) * sizeof(float));
+    if (!col) return false;
+    for (int64_t n = 0; n < batch; n++) {
+        float *yn = y + n * out_channels * plane;
+        aairt_im2col(x + n * image, col, 1, w);
+        aairt_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int)out_channels, (int)plane, (int)taps, 1.0f,
+                    weight, (int)taps, col, (int)taps, 0.0f, yn, (int)plane);
+        add_bias(yn, bias, out_channels, plane);
+    }
+    return true;
+}
+
+/* The definition, element by element: the last resort when not even a
+ * column matrix of one sample can be had. */
+static void conv_direct_scalar(const float *x, const float *weight, const float *bias, float *y,
+                               int64_t batch, const AairtWindow *w, int64_t out_channels) {
+    const int64_t k = w->kernel, image = w->channels * w->height * w->width;
+    for (int64_t n = 0; n < batch; n++, x += image)
+        for (int64_t o = 0; o < out_channels; o++)
+            for (int64_t oh = 0; oh < w->out_height; oh++)
+                for (int64_t ow = 0; ow < w->out_width; ow++) {
+                    float s = 0.0f;
+                    const float *wt = weight + o * taps_of(w);
+                    for (int64_t c = 0; c < w->channels; c++)
+                        for (int64_t ki = 0; ki < k; ki++)
+                            for (int64_t kj = 0; kj < k; kj++, wt++) {
+                                int64_t ih = oh * w->stride - w->padding + ki * w->dilation;
+                                int64_t iw = ow * w->stride - w->padding + kj * w->dilation;
+                                if (ih >= 0 && ih < w->height && iw >= 0 && iw < w->width)
+                                    s += *wt * x[(c * w->height + ih) * w->width + iw];
+                            }
+                    *y++ = s + (bias ? bias[o] : 0.0f);
+                }
+}
+
+/* ---- stride 1 with AVX2 and FMA: the flat-image kernel ------------------- */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+#include <immintrin.h>
+
+enum {
+    VEC = 8,              /* floats in an AVX2 register */
+    QVECS = 3,            /* vectors of positions per block */
+    QBLOCK = QVECS * VEC, /* positions per block */
+    OBLOCK = 4,           /* output channels per block */
+};
+
+#define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* One sample's working set in this thread's scratch block: the padded
+ * image (with slack for the last block's reads past its end), the flat
+ * output (OH wp positions per channel, rounded up to whole blocks) and the
+ * flat offset of every tap. */
+typedef struct Flat {
+    int64_t hp, wp, taps, positions; /* positions: OH wp rounded up to QBLOCK */
+    float *image, *out;
+    int64_t *offset;
+} Flat;
+
+static bool flat_init(Flat *f, const AairtWindow *w, int64_t out_channels) {
+    f->hp = w->height + 2 * w->padding;
+    f->wp = w->width + 2 * w->padding;
+    f->taps = taps_of(w);
+    f->positions = (w->out_height * f->wp + QBLOCK - 1) / QBLOCK * QBLOCK;
+    /* the last block reads up to positions - 1 + the largest offset */
+    int64_t reach = f->positions + (w->channels - 1) * f->hp * f->wp +
+                    (w->kernel - 1) * w->dilation * (f->wp + 1);
+    int64_t image = reach > w->channels * f->hp * f->wp ? reach : w->channels * f->hp * f->wp;
+    size_t bytes = (size_t)(image + out_channels * f->positions) * sizeof(float) +
+                   (size_t)f->taps * sizeof(int64_t);
+    f->image = aairt_scratch(AAIRT_SCRATCH_CONV, bytes);
+    if (!f->image) return false;
+    f->out = f->image + image;
+    f->offset = (int64_t *)(void *)(f->out + out_channels * f->positions);
+    memset(f->image, 0, (size_t)image * sizeof(float));
+    int64_t t = 0, k = w->kernel, d = w->dilation;
+    for (int64_t c = 0; c < w->channels; c++)
+        for (int64_t ki = 0; ki < k; ki++)
+            for (int64_t kj = 0; kj < k; kj++) f->offset[t++] = (c * f->hp + ki * d) * f->wp + kj * d;
+    return true;
+}
+
+/* Copies one sample into the padded image's interior; the border and the
+ * slack stay zero from flat_init. */
+static void flat_fill(const Flat *f, const AairtWindow *w, const float *x) {
+    for (int64_t c = 0; c < w->channels; c++)
+        for (int64_t h = 0; h < w->height; h++)
+            memcpy(f->image + (c * f->hp + h + w->padding) * f->wp + w->padding,
+                   x + (c * w->height + h) * w->width, (size_t)w->width * sizeof(float));
+}
+
+/* Channels [o, o + OB) x positions [q, q + QBLOCK) of the flat output. */
+INLINE_AVX2 void flat_block(const Flat *f, const float *weight, int64_t o, int64_t q, int ob) {
+    __m256 acc[OBLOCK][QVECS];
+    for (int j = 0; j < ob; j++)
+        for (int v = 0; v < QVECS; v++) acc[j][v] = _mm256_setzero_ps();
+    const float *at = f->image + q;
+    const float *wt = weight + o * f->taps;
+    for (int64_t t = 0; t < f->taps; t++) {
+        const float *src = at + f->offset[t];
+        __m256 x0 = _mm256_loadu_ps(src), x1 = _mm256_loadu_ps(src + VEC),
+               x2 = _mm256_loadu_ps(src + 2 * VEC);
+        for (int j = 0; j < ob; j++) {
+            __m256 wv = _mm256_broadcast_ss(wt + j * f->taps + t);
+            acc[j][0] = _mm256_fmadd_ps(wv, x0, acc[j][0]);
+            acc[j][1] = _mm256_fmadd_ps(wv, x1, acc[j][1]);
+            acc[j][2] = _mm256_fmadd_ps(wv, x2, acc[j][2]);
+        }
+    }
+    for (int j = 0; j < ob; j++)
+        for (int v = 0; v < QVECS; v++)
+            _mm256_storeu_ps(f->out + (o + j) * f->positions + q + v * VEC, acc[j][v]);
+}
+
+AVX2 static void flat_sample(const Flat *f, const float *weight, int64_t out_channels) {
+    for (int64_t q = 0; q < f->positions; q += QBLOCK) {
+        int64_t o = 0;
+        for (; o + OBLOCK <= out_channels; o += OBLOCK) flat_block(f, weight, o, q, OBLOCK);
+        switch (out_channels - o) {
+        case 3: flat_block(f, weight, o, q, 3); break;
+        case 2: flat_block(f, weight, o, q, 2); break;
+        case 1: flat_block(f, weight, o, q, 1); break;
+        default: break;
+        }
+    }
+}
+
+/* y [O, OH, OW] = the flat output's first OW columns of each row, + bias. */
+static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, float *y,
+                       int64_t out_channels) {
+    for (int64_t o = 0; o < out_channels; o++) {
+        float b = bias ? bias[o] : 0.0f;
+        for (int64_t oh = 0; oh < w->out_height; oh++) {
+            const float *src = f->out + o * f->positions + oh * f->wp;
+            float *dst = y + (o * w->out_height + oh) * w->out_width;
+            if (bias)
+                for (int64_t ow = 0; ow < w->out_width; ow++) dst[ow] = src[ow] + b;
+            else
+                memcpy(dst, src, (size_t)w->out_width * sizeof(float));
+        }
+    }
+}
+
+static bool cpu_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static bool conv_flat(const float *x, const float *weight, const float *bias, float *y,
+                      int64_t batch, const AairtWindow *w, int64_t out_channels) {
+    Flat f;
+    if (w->stride != 1 || !cpu_has_avx2_fma() || !flat_init(&f, w, out_channels)) return false;
+    const int64_t image = w->channels * w->height * w->width;
+    const int64_t out = out_channels * w->out_height * w->out_width;
+    for (int64_t n = 0; n < batch; n++) {
+        flat_fill(&f, w, x + n * image);
+        flat_sample(&f, weight, out_channels);
+        flat_store(&f, w, bias, y + n * out, out_channels);
+    }
+    return true;
+}
+
+#else /* no AVX2 kernel for this target */
+
+static bool conv_flat(const float *x, const float *weight, const float *bias, float *y,
+                      int64_t batch, const AairtWindow *w, int64_t out_channels) {
+    (void)x, (void)weight, (void)bias, (void)y, (void)batch, (void)w, (void)out_channels;
+    return false;
+}
+
+#endif
+
+void aairt_conv2d(const float *x, const float *weight, const float *bias, float *y,
+                  int64_t batch, const AairtWindow *w, int64_t out_channels) {
+    if (conv_flat(x, weight, bias, y, batch, w, out_channels)) return;
+    if (conv_by_columns(x, weight, bias, y, batch, w, out_channels)) return;
+    conv_direct_scalar(x, weight, bias, y, batch, w, out_channels);
+}
