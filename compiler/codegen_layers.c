@@ -477,9 +477,10 @@ static void emit_im2col(LK *k, bool col2im) {
 static void emit_conv2d(LK *k) {
     const IrValue *v = k->v;
     LLVMValueRef bias = v->n_in == 3 ? k->in[2] : LLVMConstNull(k->c->ptr);
-    LLVMValueRef args[7] = {k->in[0], k->in[1], bias, k->out, dim(k, v->in[0]->shape, 0),
+    LLVMValueRef relu = LLVMConstInt(k->c->i32, v->attr.i[4] != 0, 0);
+    LLVMValueRef args[8] = {k->in[0], k->in[1], bias, relu, k->out, dim(k, v->in[0]->shape, 0),
                             window_arg(k), geo(k, WINDOW_FIELDS)};
-    call_runtime(k, "aairt_conv2d", args, 7);
+    call_runtime(k, "aairt_conv2d", args, 8);
 }
 
 /* POOL2D and POOL2D_GRAD: aairt_pool2d / aairt_pool2d_grad (runtime/src/
@@ -721,7 +722,8 @@ static bool geometry_of(const IrValue *v, Geometry *g) {
         IrShape xs = v->in[0]->shape;
         window_geometry(geom_of(v, xs, false), g);
         g->v[g->n++] = v->in[1]->shape.dims[0];
-        cg_key_add(key, " n%lld bias%d", (long long)xs.dims[0], v->n_in == 3);
+        cg_key_add(key, " n%lld bias%d relu%d", (long long)xs.dims[0], v->n_in == 3,
+                   v->attr.i[4] != 0);
         return true;
     }
     case IR_OP_POOL2D:

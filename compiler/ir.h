@@ -84,7 +84,7 @@ typedef struct IrParam {
 
 /* Op attributes; which fields matter is up to the op (see ir_ops.def). */
 typedef struct IrAttrs {
-    int64_t i[4];
+    int64_t i[5];
     double f[4];
     IrUnaryFn fn;   /* UNARY, UNARY_GRAD */
     IrSlot slot;    /* INPUT */

@@ -14,6 +14,9 @@ void pass_shape_check(IrModule *m);
 void pass_autodiff(IrModule *m);
 /* fold.c: folds scalar constant arithmetic; removes x*1, x+0, x-0, x/1. */
 void pass_fold(IrModule *m);
+/* fuse.c: a relu whose input is a CONV2D used by nothing else becomes part
+ * of the convolution (attr.i[4]). */
+void pass_fuse(IrModule *m);
 /* dce.c: marks values that reach no output, loss or gradient dead. */
 void pass_dce(IrModule *m);
 /* memplan.c: gives every live value a storage (arena offsets by liveness,

@@ -1,7 +1,8 @@
 /* pipeline.c - the pass list, top to bottom.
  *
  * The order is the optimizer's whole story: check shapes, differentiate
- * the train function, fold constants, drop dead values, plan memory. After
+ * the train function, fold constants, fold activations into the ops that
+ * feed them, drop dead values, plan memory. After
  * each pass the IR may be dumped (--dump-after) and, in debug builds, is
  * verified; a pass that reports errors stops the pipeline. */
 #include "pipeline.h"
@@ -20,6 +21,7 @@ static const PassEntry pass_list[] = {
     {"shape", pass_shape_check, false},
     {"autodiff", pass_autodiff, false},
     {"fold", pass_fold, false},
+    {"fuse", pass_fuse, false},
     {"dce", pass_dce, false},
     {"memplan", pass_memplan, true},
 };

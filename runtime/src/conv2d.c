@@ -22,7 +22,7 @@
  * the work (LeNet: 12 % and 29 %), far less than the copies they replace.
  *
  * Every output is one chain of multiply-adds in tap order (c, ki, kj),
- * then + bias: the order of gemm_small's narrow kernel over im2col's
+ * then + bias (then relu, when passes/fuse.c folded one in): the order of gemm_small's narrow kernel over im2col's
  * columns, so where the training step's forward pass uses that kernel
  * (AVX2, at most 16 output channels) predict gives the same bits.
  * Other strides, and CPUs without AVX2 and FMA, take a column matrix of
@@ -43,16 +43,24 @@ enum {
 
 static int64_t taps_of(const AairtWindow *w) { return w->channels * w->kernel * w->kernel; }
 
-static void add_bias(float *y, const float *bias, int64_t channels, int64_t plane) {
-    if (!bias) return;
-    for (int64_t o = 0; o < channels; o++)
-        for (int64_t i = 0; i < plane; i++) y[o * plane + i] += bias[o];
+/* relu as generated code computes it: x > 0 ? x : 0 (NaN gives 0). */
+static inline float relu_of(float x) { return x > 0.0f ? x : 0.0f; }
+
+/* y += bias per channel, then relu when asked. */
+static void finish(float *y, const float *bias, int relu, int64_t channels, int64_t plane) {
+    for (int64_t o = 0; o < channels; o++) {
+        float *yo = y + o * plane;
+        if (bias)
+            for (int64_t i = 0; i < plane; i++) yo[i] += bias[o];
+        if (relu)
+            for (int64_t i = 0; i < plane; i++) yo[i] = relu_of(yo[i]);
+    }
 }
 
 /* ---- any stride, any CPU: one sample's column matrix and a product ------- */
 
-static bool conv_by_columns(const float *x, const float *weight, const float *bias, float *y,
-                            int64_t batch, const AairtWindow *w, int64_t out_channels) {
+static bool conv_by_columns(const float *x, const float *weight, const float *bias, int relu,
+                            float *y, int64_t batch, const AairtWindow *w, int64_t out_channels) {
     const int64_t taps = taps_of(w), plane = w->out_height * w->out_width;
     const int64_t image = w->channels * w->height * w->width;
     float *col = aairt_scratch(AAIRT_SCRATCH_CONV, (size_t)(plane * taps) * sizeof(float));
@@ -62,15 +70,16 @@ static bool conv_by_columns(const float *x, const float *weight, const float *bi
         aairt_im2col(x + n * image, col, 1, w);
         aairt_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int)out_channels, (int)plane, (int)taps, 1.0f,
                     weight, (int)taps, col, (int)taps, 0.0f, yn, (int)plane);
-        add_bias(yn, bias, out_channels, plane);
+        finish(yn, bias, relu, out_channels, plane);
     }
     return true;
 }
 
 /* The definition, element by element: the last resort when not even a
  * column matrix of one sample can be had. */
-static void conv_direct_scalar(const float *x, const float *weight, const float *bias, float *y,
-                               int64_t batch, const AairtWindow *w, int64_t out_channels) {
+static void conv_direct_scalar(const float *x, const float *weight, const float *bias, int relu,
+                               float *y, int64_t batch, const AairtWindow *w,
+                               int64_t out_channels) {
     const int64_t k = w->kernel, image = w->channels * w->height * w->width;
     for (int64_t n = 0; n < batch; n++, x += image)
         for (int64_t o = 0; o < out_channels; o++)
@@ -86,7 +95,8 @@ static void conv_direct_scalar(const float *x, const float *weight, const float 
                                 if (ih >= 0 && ih < w->height && iw >= 0 && iw < w->width)
                                     s += *wt * x[(c * w->height + ih) * w->width + iw];
                             }
-                    *y++ = s + (bias ? bias[o] : 0.0f);
+                    s += bias ? bias[o] : 0.0f;
+                    *y++ = relu ? relu_of(s) : s;
                 }
 }
 
@@ -184,18 +194,23 @@ AVX2 static void flat_sample(const Flat *f, const float *weight, int64_t out_cha
     }
 }
 
-/* y [O, OH, OW] = the flat output's first OW columns of each row, + bias. */
-static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, float *y,
-                       int64_t out_channels) {
+/* y [O, OH, OW] = the flat output's first OW columns of each row, + bias,
+ * then relu when asked. */
+static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, int relu,
+                       float *y, int64_t out_channels) {
     for (int64_t o = 0; o < out_channels; o++) {
         float b = bias ? bias[o] : 0.0f;
         for (int64_t oh = 0; oh < w->out_height; oh++) {
             const float *src = f->out + o * f->positions + oh * f->wp;
             float *dst = y + (o * w->out_height + oh) * w->out_width;
-            if (bias)
-                for (int64_t ow = 0; ow < w->out_width; ow++) dst[ow] = src[ow] + b;
-            else
+            if (!bias && !relu) {
                 memcpy(dst, src, (size_t)w->out_width * sizeof(float));
+                continue;
+            }
+            for (int64_t ow = 0; ow < w->out_width; ow++) {
+                float v = bias ? src[ow] + b : src[ow];
+                dst[ow] = relu ? relu_of(v) : v;
+            }
         }
     }
 }
@@ -205,7 +220,7 @@ static bool cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-static bool conv_flat(const float *x, const float *weight, const float *bias, float *y,
+static bool conv_flat(const float *x, const float *weight, const float *bias, int relu, float *y,
                       int64_t batch, const AairtWindow *w, int64_t out_channels) {
     Flat f;
     if (w->stride != 1 || !cpu_has_avx2_fma() || !flat_init(&f, w, out_channels)) return false;
@@ -214,24 +229,25 @@ static bool conv_flat(const float *x, const float *weight, const float *bias, fl
     for (int64_t n = 0; n < batch; n++) {
         flat_fill(&f, w, x + n * image);
         flat_sample(&f, weight, out_channels);
-        flat_store(&f, w, bias, y + n * out, out_channels);
+        flat_store(&f, w, bias, relu, y + n * out, out_channels);
     }
     return true;
 }
 
 #else /* no AVX2 kernel for this target */
 
-static bool conv_flat(const float *x, const float *weight, const float *bias, float *y,
+static bool conv_flat(const float *x, const float *weight, const float *bias, int relu, float *y,
                       int64_t batch, const AairtWindow *w, int64_t out_channels) {
-    (void)x, (void)weight, (void)bias, (void)y, (void)batch, (void)w, (void)out_channels;
+    (void)x, (void)weight, (void)bias, (void)relu, (void)y, (void)batch, (void)w,
+        (void)out_channels;
     return false;
 }
 
 #endif
 
-void aairt_conv2d(const float *x, const float *weight, const float *bias, float *y,
+void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu, float *y,
                   int64_t batch, const AairtWindow *w, int64_t out_channels) {
-    if (conv_flat(x, weight, bias, y, batch, w, out_channels)) return;
-    if (conv_by_columns(x, weight, bias, y, batch, w, out_channels)) return;
-    conv_direct_scalar(x, weight, bias, y, batch, w, out_channels);
+    if (conv_flat(x, weight, bias, relu, y, batch, w, out_channels)) return;
+    if (conv_by_columns(x, weight, bias, relu, y, batch, w, out_channels)) return;
+    conv_direct_scalar(x, weight, bias, relu, y, batch, w, out_channels);
 }

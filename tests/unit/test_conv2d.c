@@ -1,7 +1,7 @@
 /* test_conv2d.c - aairt_conv2d (runtime/src/conv2d.c) against the
  * definition, summed in double: stride 1 (the flat-image kernel) with
  * padding, dilation, non-square images, every channel-block tail (1 to 9
- * output channels), with and without a bias; other strides (one sample's
+ * output channels), with and without a bias and a fused relu; other strides (one sample's
  * column matrix and a product). Outputs are fenced by guard floats, and
  * the padded image's slack is exercised by images whose flat output is
  * not a whole number of position blocks. The kernel's order of operations
@@ -18,8 +18,10 @@
 
 typedef struct Case {
     int64_t batch, chans, h, w, outs, k, stride, pad, dil;
-    bool bias;
+    bool bias, relu;
 } Case;
+
+static float relu_of(float v) { return v > 0.0f ? v : 0.0f; }
 
 static AairtWindow window_of(const Case *t) {
     int64_t span = t->dil * (t->k - 1) + 1;
@@ -40,11 +42,12 @@ static double reference(const Case *t, const AairtWindow *w, const float *x, con
                 s += (double)wt[((o * t->chans + c) * t->k + ki) * t->k + kj] *
                      x[((n * t->chans + c) * t->h + ih) * t->w + iw];
             }
-    return s + (bias ? bias[o] : 0.0);
+    s += bias ? bias[o] : 0.0;
+    return t->relu && !(s > 0) ? 0.0 : s;
 }
 
 /* The column-matrix path written out: im2col, C = col W^T, transposed,
- * + bias. */
+ * + bias, relu. */
 static void by_columns(const Case *t, const AairtWindow *w, const float *x, const float *wt,
                        const float *bias, float *y) {
     int64_t plane = w->out_height * w->out_width, taps = t->chans * t->k * t->k;
@@ -57,7 +60,11 @@ static void by_columns(const Case *t, const AairtWindow *w, const float *x, cons
     aairt_transpose(prod, y, t->batch, plane, t->outs);
     for (int64_t n = 0; n < t->batch; n++)
         for (int64_t o = 0; o < t->outs; o++)
-            for (int64_t i = 0; bias && i < plane; i++) y[(n * t->outs + o) * plane + i] += bias[o];
+            for (int64_t i = 0; i < plane; i++) {
+                float *v = y + (n * t->outs + o) * plane + i;
+                if (bias) *v += bias[o];
+                if (t->relu) *v = relu_of(*v);
+            }
     free(col);
     free(prod);
 }
@@ -73,7 +80,7 @@ static void check_case(const Case *t) {
     for (int64_t i = 0; i < nw; i++) wt[i] = (float)sin(0.71 * (double)i) * 0.5f;
     for (int64_t i = 0; i < t->outs; i++) bias[i] = 0.25f - 0.1f * (float)i;
     const float *b = t->bias ? bias : NULL;
-    aairt_conv2d(x, wt, b, y, t->batch, &w, t->outs);
+    aairt_conv2d(x, wt, b, t->relu, y, t->batch, &w, t->outs);
     int64_t i = 0, wrong = 0;
     for (int64_t n = 0; n < t->batch; n++)
         for (int64_t o = 0; o < t->outs; o++)
@@ -84,10 +91,10 @@ static void check_case(const Case *t) {
                 }
     cr_expect_eq(wrong, 0,
                  "%lld of %lld outputs wrong (N %lld C %lld %lldx%lld O %lld k %lld s %lld p %lld "
-                 "d %lld bias %d)",
+                 "d %lld bias %d relu %d)",
                  (long long)wrong, (long long)ny, (long long)t->batch, (long long)t->chans,
                  (long long)t->h, (long long)t->w, (long long)t->outs, (long long)t->k,
-                 (long long)t->stride, (long long)t->pad, (long long)t->dil, t->bias);
+                 (long long)t->stride, (long long)t->pad, (long long)t->dil, t->bias, t->relu);
     expect_guards(y, ny, "conv2d");
     __builtin_cpu_init();
     if (t->stride == 1 && t->outs <= 16 && __builtin_cpu_supports("avx2") &&
@@ -108,27 +115,28 @@ static void check_case(const Case *t) {
 
 Test(conv2d, stride_one_matches_the_definition) {
     const Case cases[] = {
-        {3, 1, 28, 28, 8, 5, 1, 2, 1, true},  /* LeNet's first layer */
-        {2, 8, 14, 14, 16, 5, 1, 0, 1, true}, /* and its second */
-        {2, 16, 7, 7, 16, 3, 1, 1, 1, false}, /* a ResNet block, no bias */
-        {1, 3, 9, 11, 1, 3, 1, 1, 1, true},   /* one output channel, not square */
-        {2, 2, 10, 7, 2, 3, 1, 0, 1, true},   /* two */
-        {1, 2, 6, 13, 3, 3, 1, 2, 1, true},   /* three */
-        {2, 5, 8, 8, 5, 3, 1, 1, 1, true},    /* a block of four and one */
-        {1, 4, 9, 9, 9, 5, 1, 2, 2, true},    /* dilation 2, two blocks and one */
-        {2, 2, 12, 10, 6, 3, 1, 3, 3, false}, /* dilation 3, padding wider than the window */
-        {1, 3, 5, 5, 4, 5, 1, 0, 1, true},    /* the window as big as the image: one pixel */
-        {2, 6, 4, 4, 7, 1, 1, 1, 1, true},    /* 1x1 with padding */
-        {1, 24, 6, 6, 20, 3, 1, 1, 1, true},  /* more than 16 outputs */
+        {3, 1, 28, 28, 8, 5, 1, 2, 1, true, true},  /* LeNet's first layer, relu */
+        {2, 8, 14, 14, 16, 5, 1, 0, 1, true, true}, /* and its second */
+        {2, 16, 7, 7, 16, 3, 1, 1, 1, false, true}, /* a ResNet block, no bias */
+        {1, 3, 8, 8, 4, 3, 1, 1, 1, true, false},          /* no relu */
+        {1, 3, 9, 11, 1, 3, 1, 1, 1, true, false},   /* one output channel, not square */
+        {2, 2, 10, 7, 2, 3, 1, 0, 1, true, false},   /* two */
+        {1, 2, 6, 13, 3, 3, 1, 2, 1, true, false},   /* three */
+        {2, 5, 8, 8, 5, 3, 1, 1, 1, true, false},    /* a block of four and one */
+        {1, 4, 9, 9, 9, 5, 1, 2, 2, true, false},    /* dilation 2, two blocks and one */
+        {2, 2, 12, 10, 6, 3, 1, 3, 3, false, false}, /* dilation 3, padding wider than the window */
+        {1, 3, 5, 5, 4, 5, 1, 0, 1, true, false},    /* the window as big as the image: one pixel */
+        {2, 6, 4, 4, 7, 1, 1, 1, 1, true, false},    /* 1x1 with padding */
+        {1, 24, 6, 6, 20, 3, 1, 1, 1, true, false},  /* more than 16 outputs */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
 }
 
 Test(conv2d, other_strides_match_the_definition) {
     const Case cases[] = {
-        {2, 3, 11, 9, 5, 3, 2, 1, 1, true},  /* stride 2, padding, odd sizes */
-        {1, 2, 10, 10, 4, 5, 3, 2, 2, true}, /* stride 3, dilation 2 */
-        {3, 4, 6, 6, 3, 1, 2, 0, 1, false},  /* 1x1, stride 2, no bias */
+        {2, 3, 11, 9, 5, 3, 2, 1, 1, true, false},  /* stride 2, padding, odd sizes */
+        {1, 2, 10, 10, 4, 5, 3, 2, 2, true, true}, /* stride 3, dilation 2, relu */
+        {3, 4, 6, 6, 3, 1, 2, 0, 1, false, false},        /* 1x1, stride 2, no bias */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
 }

@@ -355,7 +355,7 @@ static void check_conv_case(const ConvCase *t) {
     int64_t ny = t->batch * t->outs * conv_out(t->h, t) * conv_out(t->w, t);
     float *params = calloc((size_t)np, sizeof(float)), *x = malloc(sizeof(float) * (size_t)nx);
     double *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)t->outs, sizeof *db);
-    double *h = malloc(sizeof *h * (size_t)nx), *dh = calloc((size_t)nx, sizeof *dh);
+    double *h = calloc((size_t)nx, sizeof *h), *dh = calloc((size_t)nx, sizeof *dh);
     double *ds = calloc((size_t)plane, sizeof *ds);
     cr_assert(params && x && dw && db && h && dh && ds);
     for (int64_t i = 0; i < nw; i++) params[w->offset + i] = (float)sin(0.71 * (double)i) * 0.4f;
@@ -409,4 +409,58 @@ Test(layers, convolution_matches_direct_reference_at_any_thread_count) {
         {2, 5, 6, 6, 20, 3, 1, 0},   /* more output channels than the narrow product takes */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv_case(&cases[i]);
+}
+
+/* predict = relu(conv(x)) + conv(x) * tap: the first relu folds into a
+ * convolution used only by it (passes/fuse.c); the second convolution's
+ * result is also read by the MUL, so its relu stays a kernel of its own.
+ * Both give relu of the definition. */
+Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
+    const ConvCase t = {3, 2, 9, 7, 5, 3, 1, 1};
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "fuse");
+    int64_t k = t.kern, nw = t.outs * t.chans * k * k;
+    IrParam *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){t.outs, t.chans, k, k}),
+                              IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *b = ir_param_new(m, "b", ir_shape(1, (int64_t[]){t.outs}), IR_INIT_ZEROS, 1, 1, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32,
+                                ir_shape(4, (int64_t[]){IR_BATCH, t.chans, t.h, t.w}), L0);
+    IrValue *c1 = ir_conv2d(f, x, ir_build_param(f, w, L0), ir_build_param(f, b, L0), 1, t.pad,
+                            1, 1, L0);
+    IrValue *c2 = ir_conv2d(f, x, ir_build_param(f, w, L0), ir_build_param(f, b, L0), 1, t.pad,
+                            1, 1, L0);
+    IrValue *r2 = ir_build_unary(f, IR_FN_RELU, c2, 0, L0);
+    f->output = ir_build_binary(f, IR_OP_ADD, ir_build_unary(f, IR_FN_RELU, c1, 0, L0),
+                                ir_build_binary(f, IR_OP_MUL, r2, c2, L0), L0);
+    Jit *j = compile(m);
+    cr_expect_eq(c1->attr.i[4], 1, "relu folded into the convolution only it reads");
+    cr_expect_eq(c2->attr.i[4], 0, "relu kept: the convolution has another reader");
+    cr_expect_eq(count_op(f, IR_OP_UNARY), 1);
+    int64_t nx = t.batch * t.chans * t.h * t.w, ny = t.batch * t.outs * conv_out(t.h, &t) * conv_out(t.w, &t);
+    float *params = calloc((size_t)m->n_param_floats, sizeof(float));
+    float *xs = malloc(sizeof(float) * (size_t)nx), *y = calloc((size_t)ny, sizeof(float));
+    double *h = malloc(sizeof *h * (size_t)nx), *dw = calloc((size_t)nw, sizeof *dw);
+    double *db = calloc((size_t)t.outs, sizeof *db), *dh = calloc((size_t)nx, sizeof *dh);
+    cr_assert(params && xs && y && h && dw && db && dh);
+    for (int64_t i = 0; i < nw; i++) params[w->offset + i] = (float)sin(0.53 * (double)i) * 0.5f;
+    for (int64_t i = 0; i < t.outs; i++) params[b->offset + i] = 0.05f * (float)(i - 2);
+    for (int64_t i = 0; i < nx; i++) h[i] = xs[i] = (float)cos(0.41 * (double)i);
+    double *want = conv_reference(&t, h, params + w->offset, params + b->offset, dw, db, dh);
+    const AairtModel *md = jit_model(j);
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * t.batch) + 1,
+                       sizeof(float));
+    cr_assert(ar);
+    AairtStepArgs pa = {params, NULL, ar, xs, NULL, y, NULL, NULL, t.batch};
+    jit_entry(j, IR_ENTRY_PREDICT)(&pa);
+    for (int64_t i = 0; i < ny; i++) {
+        double r = want[i] > 0 ? want[i] : 0, expect = r + r * want[i];
+        cr_assert(fabs(y[i] - expect) <= 1e-4 * (1 + fabs(expect)), "y[%lld] %g, reference %g",
+                  (long long)i, (double)y[i], expect);
+    }
+    free(params), free(xs), free(y), free(h), free(dw), free(db), free(dh), free(want), free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
 }
