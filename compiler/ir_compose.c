@@ -2,11 +2,12 @@
  *
  * Convolution is IM2COL + one batched MATMUL per (sample, group) against
  * the weight viewed as [groups, out/groups, in/groups*k*k] (a 1x1 stride-1
- * unpadded convolution skips IM2COL: its column matrix is x itself). An
- * entry that is never differentiated (predict, eval) has no use for the
- * column matrix, which is most of a small convolution's cost: there an
- * ungrouped stride-1 convolution is one CONV2D, bias included, computed
- * directly (runtime/src/conv2d.c).
+ * unpadded convolution skips IM2COL: its column matrix is x itself). The
+ * forward pass has no use for the column matrix, which is most of a small
+ * convolution's cost: an ungrouped stride-1 convolution is one CONV2D,
+ * bias included, computed directly (runtime/src/conv2d.c); in training,
+ * its VJP makes the column matrix the weight gradient needs
+ * (passes/autodiff_layers.c).
  * Normalization and recurrent cells are spelled out in elementwise ops,
  * reductions and slices, so autodiff derives their backward passes from
  * rules that are each checked on their own; recurrent layers are unrolled
@@ -65,13 +66,10 @@ IrValue *ir_permute(IrFunc *f, IrValue *x, const int64_t *perm, SrcLoc loc) {
 
 /* ---- convolution and pooling --------------------------------------------- */
 
-/* Whether a convolution of f is one direct CONV2D: f is never
- * differentiated, and the convolution is ungrouped, of stride 1 and has a
- * window (a 1x1 unpadded one is a plain product already). */
-static bool direct_conv(const IrFunc *f, int64_t k, int64_t stride, int64_t padding,
-                        int64_t groups) {
-    if (f->kind == IR_ENTRY_TRAIN || groups != 1 || stride != 1) return false;
-    return k > 1 || padding > 0;
+/* Whether a convolution is one direct CONV2D: ungrouped, of stride 1 and
+ * with a window (a 1x1 unpadded one is a plain product already). */
+static bool direct_conv(int64_t k, int64_t stride, int64_t padding, int64_t groups) {
+    return groups == 1 && stride == 1 && (k > 1 || padding > 0);
 }
 
 IrValue *ir_conv2d(IrFunc *f, IrValue *x, IrValue *w, IrValue *bias, int64_t stride,
@@ -92,7 +90,7 @@ IrValue *ir_conv2d(IrFunc *f, IrValue *x, IrValue *w, IrValue *bias, int64_t str
     int64_t span = dilation * (k - 1) + 1;
     int64_t oh = (h + 2 * padding - span) / stride + 1, ow = (wd + 2 * padding - span) / stride + 1;
     IrValue *y;
-    if (direct_conv(f, k, stride, padding, groups)) {
+    if (direct_conv(k, stride, padding, groups)) {
         IrAttrs at = {0};
         at.i[0] = k;
         at.i[1] = stride;

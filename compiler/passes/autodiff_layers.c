@@ -6,8 +6,11 @@
  * adjoint of a data-movement op is its mirror (IM2COL <-> COL2IM, SLICE <->
  * SLICE_GRAD, CONCAT -> SLICEs, TRANSPOSE -> the inverse permutation),
  * DROPOUT is its own adjoint (the mask is recomputed from the same hash),
- * and pooling, embedding and max get dedicated *_GRAD ops. */
+ * pooling, embedding and max get dedicated *_GRAD ops, and a direct
+ * convolution's gradients go through its column matrix. */
 #include "passes.h"
+
+#include "ir_compose.h"
 
 static IrValue *build(IrFunc *f, IrOpKind op, IrValue **ins, int n, const IrAttrs *at,
                       const IrValue *v) {
@@ -65,6 +68,42 @@ static bool vjp_bmm(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue
         if (want[1]) dx[1] = ir_build_matmul(f, g, a, true, true, l);
     }
     return (!need[0] || dx[0]) && (!need[1] || dx[1]);
+}
+
+/* CONV2D: the forward pass convolved directly; the backward pass is the
+ * column path's. The weight gradient needs the column matrix, so IM2COL
+ * runs here, on the input the forward pass read: the sum over the batch of
+ * g^T col (one GEMM), where g is dy as [N, OH*OW, O]; the input gradient
+ * is COL2IM of g W; the bias gradient sums dy over all but the channels.
+ * For an input that wants no gradient (the data) only IM2COL and one GEMM
+ * run, as before the forward pass went direct. */
+static bool vjp_conv2d(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue **dx) {
+    IrValue *x = v->in[0], *w = v->in[1];
+    IrShape ws = w->shape, ys = v->shape;
+    int64_t o = ws.dims[0], taps = ws.dims[1] * ws.dims[2] * ws.dims[3];
+    SrcLoc l = v->loc;
+    if (v->n_in == 3 && need[2]) {
+        const uint32_t all_but_channels = 1u << 0 | 1u << 2 | 1u << 3;
+        if (!(dx[2] = ir_build_reduce(f, IR_OP_SUM, g, all_but_channels, false, l))) return false;
+    }
+    if (!need[0] && !need[1]) return true;
+    IrValue *rows = ir_reshape(f, g, ir_shape(3, (int64_t[]){ys.dims[0], o, ys.dims[2] * ys.dims[3]}), l);
+    IrValue *gt = ir_permute(f, rows, (int64_t[]){0, 2, 1}, l);
+    if (!gt) return false;
+    IrAttrs at = v->attr;
+    at.i[4] = 0;
+    if (need[1]) {
+        IrValue *col = build(f, IR_OP_IM2COL, &x, 1, &at, v);
+        IrValue *dw = col ? mm_sum(f, gt, col, true, false, l) : NULL;
+        if (!(dx[1] = ir_reshape(f, dw, ws, l))) return false;
+    }
+    if (need[0]) {
+        IrValue *dcol = ir_build_matmul(f, gt, ir_reshape(f, w, ir_shape2(o, taps), l), false,
+                                        false, l);
+        at.shape = x->shape;
+        if (!dcol || !(dx[0] = build(f, IR_OP_COL2IM, &dcol, 1, &at, v))) return false;
+    }
+    return true;
 }
 
 /* y (and g) with the reduced axes kept as size 1. */
@@ -148,7 +187,7 @@ bool ir_vjp_layer(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue *
     }
     case IR_OP_GE_MASK:
     case IR_OP_RUNNING_UPDATE: return true; /* no gradient flows */
-    case IR_OP_CONV2D: return false; /* built only for entries never differentiated */
+    case IR_OP_CONV2D: return vjp_conv2d(f, v, g, need, dx);
     default: break;
     }
     return false; /* gradient ops: no second derivatives */
