@@ -140,8 +140,7 @@ void aairt_col2im(const float *col, float *x, int64_t batch, const AairtWindow *
  * k, k] and bias [O] (NULL: none) into y [batch, O, OH, OW] (O =
  * out_channels), then relu(v) = v > 0 ? v : 0 when `relu` is non-zero,
  * without a column matrix (runtime/src/conv2d.c). Generated code calls it
- * for CONV2D, the convolution of entries that are never differentiated
- * (predict, eval). */
+ * for CONV2D, the forward pass of ungrouped stride-1 convolutions. */
 void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu, float *y,
                   int64_t batch, const AairtWindow *w, int64_t out_channels);
 /* Pooling of `batch` images x [batch, C, H, W] by w's windows (dilation

@@ -1,14 +1,14 @@
-/* conv2d.c - direct convolution for inference: no column matrix.
+/* conv2d.c - direct convolution (the forward pass): no column matrix.
  *
- * Training needs a convolution's column matrix (its weight gradient is a
- * product with it), so the training step convolves through IM2COL and a
- * matrix product. An entry that is never differentiated (predict, eval)
- * does not, and the column matrix is most of its cost: LeNet's first layer
- * (one input channel, a 5x5 window) writes 25 floats per output pixel and
- * reads them back once; bench/profile put im2col, the layout transpose
- * after the product and the separate bias pass at 41 % of batch-256
- * inference of examples/fashion_cnn.aai, and at two threads that memory
- * traffic is what stopped the second core from paying.
+ * A convolution as IM2COL + a matrix product writes the column matrix and
+ * reads it back once: LeNet's first layer (one input channel, a 5x5
+ * window) writes 25 floats per output pixel. bench/profile put im2col, the
+ * layout transpose after the product and the separate bias pass at 41 % of
+ * batch-256 inference of examples/fashion_cnn.aai, and at two threads that
+ * memory traffic is what stopped the second core from paying. The forward
+ * pass of predict, eval and the training step computes here instead; only
+ * the training step's weight gradient still needs the column matrix, and
+ * its backward pass makes it (compiler/passes/autodiff_layers.c).
  *
  * The kernel works on the padded image laid out flat. With stride 1, the
  * output pixel (oh, ow) reads tap (c, ki, kj) at flat offset
@@ -22,9 +22,10 @@
  * the work (LeNet: 12 % and 29 %), far less than the copies they replace.
  *
  * Every output is one chain of multiply-adds in tap order (c, ki, kj),
- * then + bias (then relu, when passes/fuse.c folded one in): the order of gemm_small's narrow kernel over im2col's
- * columns, so where the training step's forward pass uses that kernel
- * (AVX2, at most 16 output channels) predict gives the same bits.
+ * then + bias (then relu, when passes/fuse.c folded one in): the order of
+ * gemm_small's narrow kernel over im2col's
+ * columns, so where that kernel would run (AVX2, at most 16 output
+ * channels) the bits are those of the column path.
  * Other strides, and CPUs without AVX2 and FMA, take a column matrix of
  * one sample at a time and aairt_sgemm. Each sample is independent, so
  * generated code cuts the batch over threads (aairt_run_rows). */
