@@ -483,6 +483,15 @@ static void emit_conv2d(LK *k) {
     call_runtime(k, "aairt_conv2d", args, 8);
 }
 
+/* CONV2D_GRAD_W: aairt_conv2d_grad_w (runtime/src/conv2d_grad.c), the
+ * same geometry as CONV2D. */
+static void emit_conv2d_grad_w(LK *k) {
+    const IrValue *v = k->v;
+    LLVMValueRef args[6] = {k->in[0], k->in[1], k->out, dim(k, v->in[0]->shape, 0),
+                            window_arg(k), geo(k, WINDOW_FIELDS)};
+    call_runtime(k, "aairt_conv2d_grad_w", args, 6);
+}
+
 /* POOL2D and POOL2D_GRAD: aairt_pool2d / aairt_pool2d_grad (runtime/src/
  * pool2d.c), for the same reason. */
 static void emit_pool(LK *k, bool grad) {
@@ -698,7 +707,7 @@ static void emit_reduce_max(LK *k, bool grad) {
 }
 
 /* The geometry of v's kernel and its key, for the ops whose kernels take
- * one (IM2COL, COL2IM, CONV2D, POOL2D(_GRAD), matrix TRANSPOSE, batched MATMUL,
+ * one (IM2COL, COL2IM, CONV2D(_GRAD_W), POOL2D(_GRAD), matrix TRANSPOSE, batched MATMUL,
  * RUNNING_UPDATE);
  * false for the others. The key is the op and what shapes the code: the
  * leading dimension (IR_BATCH or its size), average pooling, the product's
@@ -724,6 +733,13 @@ static bool geometry_of(const IrValue *v, Geometry *g) {
         g->v[g->n++] = v->in[1]->shape.dims[0];
         cg_key_add(key, " n%lld bias%d relu%d", (long long)xs.dims[0], v->n_in == 3,
                    v->attr.i[4] != 0);
+        return true;
+    }
+    case IR_OP_CONV2D_GRAD_W: {
+        IrShape xs = v->in[0]->shape;
+        window_geometry(geom_of(v, xs, false), g);
+        g->v[g->n++] = v->shape.dims[0];
+        cg_key_add(key, " n%lld", (long long)xs.dims[0]);
         return true;
     }
     case IR_OP_POOL2D:
@@ -766,6 +782,7 @@ void cg_emit_layer(CgCtx *c, const IrValue *v) {
     case IR_OP_MATMUL: emit_bmm(&k); break;
     case IR_OP_IM2COL: emit_im2col(&k, false); break;
     case IR_OP_CONV2D: emit_conv2d(&k); break;
+    case IR_OP_CONV2D_GRAD_W: emit_conv2d_grad_w(&k); break;
     case IR_OP_COL2IM: emit_im2col(&k, true); break;
     case IR_OP_POOL2D: emit_pool(&k, false); break;
     case IR_OP_POOL2D_GRAD: emit_pool(&k, true); break;

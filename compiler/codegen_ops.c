@@ -18,7 +18,7 @@
 
 #include "codegen_internal.h"
 
-static_assert(IR_OP_COUNT == 45, "add the new op's lowering below (layer ops: codegen_layers.c)");
+static_assert(IR_OP_COUNT == 46, "add the new op's lowering below (layer ops: codegen_layers.c)");
 
 typedef struct Opnd {
     LLVMValueRef ptr; /* NULL: immediate */

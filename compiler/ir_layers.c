@@ -9,6 +9,7 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
     case IR_OP_IM2COL:
     case IR_OP_COL2IM:
     case IR_OP_CONV2D:
+    case IR_OP_CONV2D_GRAD_W:
         fprintf(out, " kernel=%lld stride=%lld padding=%lld dilation=%lld%s", (long long)i[0],
                 (long long)i[1], (long long)i[2], (long long)i[3],
                 v->op == IR_OP_CONV2D && i[4] ? " relu" : "");

@@ -14,7 +14,7 @@
 #include <assert.h>
 #include <stdlib.h>
 
-static_assert(IR_OP_COUNT == 45, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
+static_assert(IR_OP_COUNT == 46, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
 
 typedef struct AdCtx {
     IrModule *m;

@@ -116,6 +116,19 @@ static bool conv2d_shape(IrValue *v, Diag *d) {
     return true;
 }
 
+/* CONV2D_GRAD_W: x [N, C, H, W], dy [N, O, OH, OW] -> [O, C, k, k]. */
+static bool conv2d_grad_w_shape(IrValue *v, Diag *d) {
+    IrShape x = v->in[0]->shape, dy = v->in[1]->shape, col;
+    if (!im2col_shape(v, d, x, &col)) return false;
+    int64_t k = v->attr.i[0], s = v->attr.i[1], p = v->attr.i[2], dil = v->attr.i[3];
+    if (dy.rank != 4 || dy.dims[0] != x.dims[0] || dy.dims[2] != sweep(x.dims[2], k, s, p, dil) ||
+        dy.dims[3] != sweep(x.dims[3], k, s, p, dil))
+        return fail(v, d, "conv2d_grad_w: dy %s is not a convolution output of %s", SHAPE(dy),
+                    SHAPE(x));
+    v->shape = ir_shape(4, (int64_t[]){dy.dims[1], x.dims[1], k, k});
+    return true;
+}
+
 static bool pool_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
     if (x.rank != 4)
         return fail(v, d, "pooling: expects an [N, C, H, W] input, got %s", SHAPE(x));
@@ -190,6 +203,7 @@ bool ir_infer_shape_layer(IrValue *v, Diag *d) {
     case IR_OP_MATMUL: return rule_bmm(v, d);
     case IR_OP_IM2COL: return im2col_shape(v, d, in[0]->shape, &v->shape);
     case IR_OP_CONV2D: return conv2d_shape(v, d);
+    case IR_OP_CONV2D_GRAD_W: return conv2d_grad_w_shape(v, d);
     case IR_OP_COL2IM: {
         IrShape col;
         if (!im2col_shape(v, d, v->attr.shape, &col)) return false;

@@ -143,6 +143,12 @@ void aairt_col2im(const float *col, float *x, int64_t batch, const AairtWindow *
  * for CONV2D, the forward pass of ungrouped stride-1 convolutions. */
 void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu, float *y,
                   int64_t batch, const AairtWindow *w, int64_t out_channels);
+/* Its weight gradient dw [O, C, k, k] from x and dy [batch, O, OH, OW],
+ * summed over the batch, without a column matrix (runtime/src/
+ * conv2d_grad.c): the same bits at any thread count. Generated code calls
+ * it for CONV2D_GRAD_W. */
+void aairt_conv2d_grad_w(const float *x, const float *dy, float *dw, int64_t batch,
+                         const AairtWindow *w, int64_t out_channels);
 /* Pooling of `batch` images x [batch, C, H, W] by w's windows (dilation
  * 1) into y [batch, C, OH, OW] (runtime/src/pool2d.c): avg = 0, the first
  * maximum inside the image; avg = 1, the sum inside / (k k). Generated

@@ -1,7 +1,8 @@
 /* scratch.h - per-thread working memory for libaairt's helpers.
  *
- * The convolution windows (im2col.c), direct convolution (conv2d.c) and
- * the small-GEMM kernels (gemm_small.c) need a block of working memory per call whose size
+ * The convolution windows (im2col.c), direct convolution and its weight
+ * gradient (conv2d.c, conv2d_grad.c) and the small-GEMM kernels
+ * (gemm_small.c) need a block of working memory per call whose size
  * depends on the shapes: a padded image, a packed operand, partial sums.
  * Each thread keeps one block per use, grown to the largest size asked
  * for and reused, so a training step or prediction allocates nothing once
@@ -19,6 +20,7 @@ typedef enum AairtScratchUse {
     AAIRT_SCRATCH_WINDOW, /* im2col / col2im: the padded image and its run table */
     AAIRT_SCRATCH_GEMM,   /* gemm_small: the packed operand or the partial sums */
     AAIRT_SCRATCH_CONV,   /* conv2d: the flat image and output, or one column matrix */
+    AAIRT_SCRATCH_CONV_SUMS, /* conv2d_grad: a part's partial sums and staged rows */
     AAIRT_SCRATCH_USES
 } AairtScratchUse;
 

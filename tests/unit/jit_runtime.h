@@ -15,6 +15,7 @@ static const JitSymbol jit_runtime[] = {
     {"aairt_im2col", (void *)aairt_im2col},
     {"aairt_col2im", (void *)aairt_col2im},
     {"aairt_conv2d", (void *)aairt_conv2d},
+    {"aairt_conv2d_grad_w", (void *)aairt_conv2d_grad_w},
     {"aairt_pool2d", (void *)aairt_pool2d},
     {"aairt_pool2d_grad", (void *)aairt_pool2d_grad},
     {"aairt_transpose", (void *)aairt_transpose},

@@ -1,4 +1,5 @@
-/* test_conv2d.c - aairt_conv2d (runtime/src/conv2d.c) against the
+/* test_conv2d.c - aairt_conv2d and aairt_conv2d_grad_w (runtime/src/
+ * conv2d.c, conv2d_grad.c) against the
  * definition, summed in double: stride 1 (the flat-image kernel) with
  * padding, dilation, non-square images, every channel-block tail (1 to 9
  * output channels), with and without a bias and a fused relu; other strides (one sample's
@@ -69,6 +70,55 @@ static void by_columns(const Case *t, const AairtWindow *w, const float *x, cons
     free(prod);
 }
 
+/* dw of sum(y * dy) by the definition, in double. */
+static void grad_w_reference(const Case *t, const AairtWindow *w, const float *x,
+                             const float *dy, double *dw) {
+    memset(dw, 0, sizeof *dw * (size_t)(t->outs * t->chans * t->k * t->k));
+    int64_t i = 0;
+    for (int64_t n = 0; n < t->batch; n++)
+        for (int64_t o = 0; o < t->outs; o++)
+            for (int64_t oh = 0; oh < w->out_height; oh++)
+                for (int64_t ow = 0; ow < w->out_width; ow++, i++)
+                    for (int64_t c = 0; c < t->chans; c++)
+                        for (int64_t ki = 0; ki < t->k; ki++)
+                            for (int64_t kj = 0; kj < t->k; kj++) {
+                                int64_t ih = oh * w->stride - w->padding + ki * w->dilation;
+                                int64_t iw = ow * w->stride - w->padding + kj * w->dilation;
+                                if (ih < 0 || ih >= t->h || iw < 0 || iw >= t->w) continue;
+                                dw[((o * t->chans + c) * t->k + ki) * t->k + kj] +=
+                                    (double)dy[i] * x[((n * t->chans + c) * t->h + ih) * t->w + iw];
+                            }
+}
+
+/* aairt_conv2d_grad_w against the definition, and at 1 and 3 threads bit
+ * for bit. */
+static void check_grad_w(const Case *t, const AairtWindow *w, const float *x) {
+    int64_t nw = t->outs * t->chans * t->k * t->k;
+    int64_t ny = t->batch * t->outs * w->out_height * w->out_width;
+    float *dy = malloc(sizeof *dy * (size_t)ny), *dw = guarded(nw), *dw3 = guarded(nw);
+    double *want = malloc(sizeof *want * (size_t)nw);
+    cr_assert(dy && want);
+    for (int64_t i = 0; i < ny; i++) dy[i] = (float)sin(0.23 * (double)i + 1.0);
+    grad_w_reference(t, w, x, dy, want);
+    aairt_conv2d_grad_w(x, dy, dw, t->batch, w, t->outs);
+    aairt_set_threads(3);
+    aairt_conv2d_grad_w(x, dy, dw3, t->batch, w, t->outs);
+    aairt_set_threads(1);
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < nw; i++) wrong += !(fabs(dw[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])));
+    cr_expect_eq(wrong, 0, "dw: %lld of %lld wrong (C %lld O %lld k %lld s %lld p %lld d %lld)",
+                 (long long)wrong, (long long)nw, (long long)t->chans, (long long)t->outs,
+                 (long long)t->k, (long long)t->stride, (long long)t->pad, (long long)t->dil);
+    if (t->stride == 1)
+        cr_expect_eq(memcmp(dw, dw3, sizeof *dw * (size_t)nw), 0, "dw differs at 3 threads");
+    expect_guards(dw, nw, "conv2d_grad_w");
+    expect_guards(dw3, nw, "conv2d_grad_w");
+    guarded_free(dw);
+    guarded_free(dw3);
+    free(dy);
+    free(want);
+}
+
 static void check_case(const Case *t) {
     AairtWindow w = window_of(t);
     int64_t nx = t->batch * t->chans * t->h * t->w, nw = t->outs * t->chans * t->k * t->k;
@@ -107,6 +157,7 @@ static void check_case(const Case *t) {
                      (long long)t->chans, (long long)t->outs, (long long)t->k);
         free(want);
     }
+    check_grad_w(t, &w, x);
     guarded_free(y);
     free(x);
     free(wt);
