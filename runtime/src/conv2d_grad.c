@@ -89,11 +89,11 @@ typedef struct GradW {
     const float *dy;
     const int64_t *offset;
     float *dw;
+    float *work;         /* per part: partial sums, then staged dy rows */
     const AairtWindow *w;
     int64_t wp, image, positions; /* positions: OH wp rounded up to VEC */
-    int64_t batch, outs, taps, tchunk, units;
+    int64_t batch, outs, taps, tchunk, units, sums, region; /* floats */
     int parts;
-    bool failed[AAIRT_POOL_MAX_THREADS]; /* a part found no scratch memory */
 } GradW;
 
 /* The 4 x 2 block at channel rows d (4 staged dyf rows, `positions` apart)
@@ -145,16 +145,14 @@ static void stage_rows(const GradW *g, float *d, int64_t n, int64_t o) {
     }
 }
 
-/* Unit u: channel block u / chunks, taps [t0, t1) of chunk u % chunks. */
-static bool grad_w_unit(const GradW *g, int64_t u) {
+/* Unit u: channel block u / chunks, taps [t0, t1) of chunk u % chunks,
+ * in part `part`'s working region. */
+static void grad_w_unit(const GradW *g, int64_t u, int part) {
     const int64_t chunks = (g->taps + g->tchunk - 1) / g->tchunk;
     const int64_t o = u / chunks * OBLOCK, t0 = u % chunks * g->tchunk;
     const int64_t t1 = t0 + g->tchunk < g->taps ? t0 + g->tchunk : g->taps;
     const int64_t blocks = (t1 - t0 + TBLOCK - 1) / TBLOCK, per = OBLOCK * TBLOCK * VEC;
-    float *sums = aairt_scratch(AAIRT_SCRATCH_CONV_SUMS,
-                                (size_t)(blocks * per + OBLOCK * g->positions) * sizeof(float));
-    if (!sums) return false;
-    float *d = sums + blocks * per; /* 64-byte aligned: per and positions are multiples of 8 */
+    float *sums = g->work + part * g->region, *d = sums + g->sums;
     memset(sums, 0, (size_t)(blocks * per) * sizeof(float));
     for (int64_t n = 0; n < g->batch; n++) {
         stage_rows(g, d, n, o);
@@ -170,13 +168,12 @@ static bool grad_w_unit(const GradW *g, int64_t u) {
             for (int64_t i = 0; i < TBLOCK && t0 + b * TBLOCK + i < t1; i++)
                 g->dw[(o + j) * g->taps + t0 + b * TBLOCK + i] =
                     lane_sum(sums + b * per + (j * TBLOCK + i) * VEC);
-    return true;
 }
 
 static void grad_w_part(void *ctx, int part) {
-    GradW *g = ctx;
+    const GradW *g = ctx;
     for (int64_t u = g->units * part / g->parts; u < g->units * (part + 1) / g->parts; u++)
-        if (!grad_w_unit(g, u)) g->failed[part] = true;
+        grad_w_unit(g, u, part);
 }
 
 static bool cpu_has_avx2_fma(void) {
@@ -205,17 +202,24 @@ static bool grad_w_flat(const float *x, const float *dy, float *dw, int64_t batc
                .taps = taps};
     g.positions = (w->out_height * wp + VEC - 1) / VEC * VEC;
     g.image = w->channels * hp * wp;
-    /* the last sample's last pixels read up to (k-1) d + VEC - 1 floats
-     * past it (columns past OW, whose dyf is zero) */
-    size_t floats = (size_t)(batch * g.image + (k - 1) * d + VEC);
+    plan_units(&g);
+    /* The caller's scratch holds everything, the parts' working regions
+     * too: a worker allocates nothing, whichever parts it happens to run.
+     * The last sample's last pixels read up to (k-1) d + VEC - 1 floats
+     * past it (columns past OW, whose dyf is zero). */
+    g.sums = g.tchunk / TBLOCK * OBLOCK * TBLOCK * VEC;
+    g.region = g.sums + OBLOCK * g.positions; /* a multiple of 16: 64-byte aligned */
+    int64_t floats = (batch * g.image + (k - 1) * d + VEC + 15) / 16 * 16;
     float *images = aairt_scratch(AAIRT_SCRATCH_CONV,
-                                  floats * sizeof(float) + (size_t)taps * sizeof(int64_t));
+                                  (size_t)(floats + g.parts * g.region) * sizeof(float) +
+                                      (size_t)taps * sizeof(int64_t));
     if (!images) return false;
-    int64_t *offset = (int64_t *)(void *)(images + floats);
+    g.work = images + floats;
+    int64_t *offset = (int64_t *)(void *)(g.work + g.parts * g.region);
     for (int64_t c = 0, t = 0; c < w->channels; c++)
         for (int64_t ki = 0; ki < k; ki++)
             for (int64_t kj = 0; kj < k; kj++) offset[t++] = (c * hp + ki * d) * wp + kj * d;
-    memset(images, 0, floats * sizeof(float));
+    memset(images, 0, (size_t)floats * sizeof(float));
     for (int64_t n = 0; n < batch; n++)
         for (int64_t c = 0; c < w->channels; c++)
             for (int64_t h = 0; h < w->height; h++)
@@ -224,11 +228,8 @@ static bool grad_w_flat(const float *x, const float *dy, float *dw, int64_t batc
                        (size_t)w->width * sizeof(float));
     g.images = images;
     g.offset = offset;
-    plan_units(&g);
     if (g.parts < 2) grad_w_part(&g, 0);
     else aairt_pool_run(grad_w_part, &g, g.parts);
-    for (int i = 0; i < g.parts; i++)
-        if (g.failed[i]) return false;
     return true;
 }
 
