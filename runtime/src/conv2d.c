@@ -136,6 +136,7 @@ static bool flat_init(Flat *f, const AairtWindow *w, int64_t out_channels) {
     int64_t reach = f->positions + (w->channels - 1) * f->hp * f->wp +
                     (w->kernel - 1) * w->dilation * (f->wp + 1);
     int64_t image = reach > w->channels * f->hp * f->wp ? reach : w->channels * f->hp * f->wp;
+    image = (image + 15) / 16 * 16; /* the output and the offsets after it stay aligned */
     size_t bytes = (size_t)(image + out_channels * f->positions) * sizeof(float) +
                    (size_t)f->taps * sizeof(int64_t);
     f->image = aairt_scratch(AAIRT_SCRATCH_CONV, bytes);
