@@ -236,7 +236,27 @@ static int save_checkpoint(AairtSession *s, EpochRun *r, AairtError *err) {
     return 0;
 }
 
-/* Runs steps r->st.step .. of the epoch r->st.epoch. */
+/* The rows of one batch, copied from the split in the shuffled order. */
+typedef struct Gather {
+    const AairtSplit *split;
+    const int64_t *rows; /* the batch's row numbers */
+    float *x, *y;
+    int64_t xw, yw;
+} Gather;
+
+static void gather_rows(void *ctx, int64_t lo, int64_t hi) {
+    const Gather *g = ctx;
+    for (int64_t row = lo; row < hi; row++) {
+        int64_t src = g->rows[row];
+        memcpy(g->x + row * g->xw, g->split->x + src * g->xw, (size_t)g->xw * sizeof(float));
+        memcpy(g->y + row * g->yw, g->split->y + src * g->yw, (size_t)g->yw * sizeof(float));
+    }
+}
+
+/* Runs steps r->st.step .. of the epoch r->st.epoch. The batch gather
+ * reads rows scattered over the whole data set (cache and TLB misses: 2 %
+ * of a 1-thread MLP epoch); with threads to spare it is cut over them like
+ * any row-local kernel (aairt_run_rows), so it does not stay serial. */
 static int train_epoch(AairtSession *s, const AairtSplit *train, EpochRun *r,
                        AairtProgress *pg, AairtError *err) {
     const AairtManifest *m = s->manifest;
@@ -246,11 +266,8 @@ static int train_epoch(AairtSession *s, const AairtSplit *train, EpochRun *r,
     for (int64_t step = r->st.step; step < steps; step++) {
         int64_t start = step * batch;
         int64_t b = train->n - start < batch ? train->n - start : batch;
-        for (int64_t row = 0; row < b; row++) {
-            int64_t src = r->perm[start + row];
-            memcpy(s->x + row * xw, train->x + src * xw, (size_t)xw * sizeof(float));
-            memcpy(s->y + row * yw, train->y + src * yw, (size_t)yw * sizeof(float));
-        }
+        Gather g = {train, r->perm + start, s->x, s->y, xw, yw};
+        aairt_run_rows(gather_rows, &g, b, xw + yw);
         AairtStepArgs args = {.params = s->params, .grads = s->grads, .arena = s->arena,
                               .x = s->x, .y = s->y, .out = s->out, .loss = &s->loss,
                               .opt = r->optim, .batch = b};
