@@ -31,17 +31,24 @@ static AairtWindow window_of(const Case *t) {
                          t->dil};
 }
 
+/* The element of x that tap (c, ki, kj) of output pixel (oh, ow) of
+ * sample n reads, or -1 in the padding. */
+static int64_t x_index(const Case *t, const AairtWindow *w, int64_t n, int64_t c, int64_t oh,
+                       int64_t ow, int64_t ki, int64_t kj) {
+    int64_t ih = oh * w->stride - w->padding + ki * w->dilation;
+    int64_t iw = ow * w->stride - w->padding + kj * w->dilation;
+    if (ih < 0 || ih >= t->h || iw < 0 || iw >= t->w) return -1;
+    return ((n * t->chans + c) * t->h + ih) * t->w + iw;
+}
+
 static double reference(const Case *t, const AairtWindow *w, const float *x, const float *wt,
                         const float *bias, int64_t n, int64_t o, int64_t oh, int64_t ow) {
     double s = 0;
     for (int64_t c = 0; c < t->chans; c++)
         for (int64_t ki = 0; ki < t->k; ki++)
             for (int64_t kj = 0; kj < t->k; kj++) {
-                int64_t ih = oh * w->stride - w->padding + ki * w->dilation;
-                int64_t iw = ow * w->stride - w->padding + kj * w->dilation;
-                if (ih < 0 || ih >= t->h || iw < 0 || iw >= t->w) continue;
-                s += (double)wt[((o * t->chans + c) * t->k + ki) * t->k + kj] *
-                     x[((n * t->chans + c) * t->h + ih) * t->w + iw];
+                int64_t xi = x_index(t, w, n, c, oh, ow, ki, kj);
+                if (xi >= 0) s += (double)wt[((o * t->chans + c) * t->k + ki) * t->k + kj] * x[xi];
             }
     s += bias ? bias[o] : 0.0;
     return t->relu && !(s > 0) ? 0.0 : s;
@@ -82,11 +89,10 @@ static void grad_w_reference(const Case *t, const AairtWindow *w, const float *x
                     for (int64_t c = 0; c < t->chans; c++)
                         for (int64_t ki = 0; ki < t->k; ki++)
                             for (int64_t kj = 0; kj < t->k; kj++) {
-                                int64_t ih = oh * w->stride - w->padding + ki * w->dilation;
-                                int64_t iw = ow * w->stride - w->padding + kj * w->dilation;
-                                if (ih < 0 || ih >= t->h || iw < 0 || iw >= t->w) continue;
-                                dw[((o * t->chans + c) * t->k + ki) * t->k + kj] +=
-                                    (double)dy[i] * x[((n * t->chans + c) * t->h + ih) * t->w + iw];
+                                int64_t xi = x_index(t, w, n, c, oh, ow, ki, kj);
+                                if (xi >= 0)
+                                    dw[((o * t->chans + c) * t->k + ki) * t->k + kj] +=
+                                        (double)dy[i] * x[xi];
                             }
 }
 
