@@ -193,11 +193,28 @@ static void plan_units(GradW *g) {
     g->parts = (int)(g->units < threads ? g->units : threads);
 }
 
+/* The batch's images, each zero-padded to hp x wp per channel, `image`
+ * floats apart from `images` on (zeroed, with its slack, beforehand); and
+ * the flat offset of each tap from a window's corner. */
+static void pad_batch(float *images, int64_t image, int64_t *offset, const float *x,
+                      int64_t batch, const AairtWindow *w, int64_t hp, int64_t wp) {
+    const int64_t k = w->kernel, d = w->dilation;
+    for (int64_t c = 0, t = 0; c < w->channels; c++)
+        for (int64_t ki = 0; ki < k; ki++)
+            for (int64_t kj = 0; kj < k; kj++) offset[t++] = (c * hp + ki * d) * wp + kj * d;
+    for (int64_t n = 0; n < batch; n++)
+        for (int64_t c = 0; c < w->channels; c++)
+            for (int64_t h = 0; h < w->height; h++)
+                memcpy(images + n * image + (c * hp + h + w->padding) * wp + w->padding,
+                       x + ((n * w->channels + c) * w->height + h) * w->width,
+                       (size_t)w->width * sizeof(float));
+}
+
 static bool grad_w_flat(const float *x, const float *dy, float *dw, int64_t batch,
                         const AairtWindow *w, int64_t out_channels) {
     if (w->stride != 1 || batch < 1 || !cpu_has_avx2_fma()) return false;
     const int64_t hp = w->height + 2 * w->padding, wp = w->width + 2 * w->padding;
-    const int64_t k = w->kernel, d = w->dilation, taps = taps_of(w);
+    const int64_t taps = taps_of(w);
     GradW g = {.dy = dy, .dw = dw, .w = w, .wp = wp, .batch = batch, .outs = out_channels,
                .taps = taps};
     g.positions = (w->out_height * wp + VEC - 1) / VEC * VEC;
@@ -209,23 +226,15 @@ static bool grad_w_flat(const float *x, const float *dy, float *dw, int64_t batc
      * past it (columns past OW, whose dyf is zero). */
     g.sums = g.tchunk / TBLOCK * OBLOCK * TBLOCK * VEC;
     g.region = g.sums + OBLOCK * g.positions; /* a multiple of 16: 64-byte aligned */
-    int64_t floats = (batch * g.image + (k - 1) * d + VEC + 15) / 16 * 16;
+    int64_t floats = (batch * g.image + (w->kernel - 1) * w->dilation + VEC + 15) / 16 * 16;
     float *images = aairt_scratch(AAIRT_SCRATCH_CONV,
                                   (size_t)(floats + g.parts * g.region) * sizeof(float) +
                                       (size_t)taps * sizeof(int64_t));
     if (!images) return false;
     g.work = images + floats;
     int64_t *offset = (int64_t *)(void *)(g.work + g.parts * g.region);
-    for (int64_t c = 0, t = 0; c < w->channels; c++)
-        for (int64_t ki = 0; ki < k; ki++)
-            for (int64_t kj = 0; kj < k; kj++) offset[t++] = (c * hp + ki * d) * wp + kj * d;
     memset(images, 0, (size_t)floats * sizeof(float));
-    for (int64_t n = 0; n < batch; n++)
-        for (int64_t c = 0; c < w->channels; c++)
-            for (int64_t h = 0; h < w->height; h++)
-                memcpy(images + n * g.image + (c * hp + h + w->padding) * wp + w->padding,
-                       x + ((n * w->channels + c) * w->height + h) * w->width,
-                       (size_t)w->width * sizeof(float));
+    pad_batch(images, g.image, offset, x, batch, w, hp, wp);
     g.images = images;
     g.offset = offset;
     if (g.parts < 2) grad_w_part(&g, 0);
