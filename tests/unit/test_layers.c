@@ -470,3 +470,69 @@ Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
     diag_free(diag);
     arena_free(&arena);
 }
+
+/* A training step with loss sum(act(conv(x s))^2), act = relu (folded into
+ * the convolution, its gradient reading the folded output) or maximum(., 0)
+ * (the same function, which nothing folds). Returns the loss; *grads gets
+ * the gradients (np of them, malloc'd) and *folded whether the relu was
+ * folded. The parameters are set by index, so both models start alike. */
+static float train_act_conv(bool relu, float **grads, int64_t *np, bool *folded) {
+    enum { B = 3, C = 2, H = 7, W = 6, O = 5, K = 3 };
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "act");
+    IrParam *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){O, C, K, K}), IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *b = ir_param_new(m, "b", ir_shape(1, (int64_t[]){O}), IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *s = ir_param_new(m, "s", ir_shape(3, (int64_t[]){C, H, W}), IR_INIT_ZEROS, 1, 1, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(4, (int64_t[]){IR_BATCH, C, H, W}), L0);
+    IrValue *h = ir_build_binary(f, IR_OP_MUL, x, ir_build_param(f, s, L0), L0);
+    IrValue *y = ir_conv2d(f, h, ir_build_param(f, w, L0), ir_build_param(f, b, L0), 1, 1, 1, 1, L0);
+    IrValue *a = relu ? ir_build_unary(f, IR_FN_RELU, y, 0, L0)
+                      : ir_build2(f, IR_OP_MAXIMUM, y, ir_build_const(f, 0, L0), L0);
+    f->loss = ir_build_reduce(f, IR_OP_SUM, ir_build_unary(f, IR_FN_SQUARE, a, 0, L0), 0, false, L0);
+    Jit *j = compile(m);
+    *folded = y->attr.i[4] != 0;
+    *np = m->n_param_floats;
+    float *p = malloc(sizeof(float) * (size_t)*np), xs[B * C * H * W], loss = 0;
+    *grads = calloc((size_t)*np, sizeof(float));
+    cr_assert(p && *grads);
+    for (int64_t i = 0; i < *np; i++) p[i] = (float)cos(0.61 * (double)i) * 0.5f;
+    for (int64_t i = 0; i < s->size; i++) p[s->offset + i] += 1.0f;
+    for (int i = 0; i < B * C * H * W; i++) xs[i] = (float)sin(0.37 * i + 0.1);
+    const AairtModel *md = jit_model(j);
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * B) + 1, sizeof(float));
+    cr_assert(ar);
+    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = *np};
+    AairtStepArgs ta = {p, *grads, ar, xs, NULL, NULL, &loss, &opt, B};
+    jit_entry(j, IR_ENTRY_TRAIN)(&ta);
+    free(p), free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+    return loss;
+}
+
+/* In training the relu folds too: its gradient reads only its output.
+ * The gradients equal those of maximum(y, 0), which nothing folds. */
+Test(layers, relu_folds_into_a_convolution_in_training) {
+    float *g_relu, *g_max;
+    int64_t np_relu, np_max;
+    bool folded_relu, folded_max;
+    float l_relu = train_act_conv(true, &g_relu, &np_relu, &folded_relu);
+    float l_max = train_act_conv(false, &g_max, &np_max, &folded_max);
+    cr_assert_eq(np_relu, np_max);
+    cr_expect(folded_relu, "relu folded into the training step's convolution");
+    cr_expect(!folded_max);
+    cr_expect(fabsf(l_relu - l_max) <= 1e-5f * (1 + fabsf(l_max)), "loss %g vs %g", l_relu, l_max);
+    int64_t nonzero = 0;
+    for (int64_t i = 0; i < np_max; i++) {
+        cr_expect(fabsf(g_relu[i] - g_max[i]) <= 1e-5f * (1 + fabsf(g_max[i])),
+                  "grad[%lld] %g vs %g", (long long)i, g_relu[i], g_max[i]);
+        nonzero += g_max[i] != 0;
+    }
+    cr_expect(nonzero > np_max / 2, "mostly non-zero gradients (%lld of %lld)", (long long)nonzero,
+              (long long)np_max);
+    free(g_relu);
+    free(g_max);
+}
