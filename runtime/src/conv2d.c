@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "aairt.h"
+#include "cpu.h"
 #include "scratch.h"
 
 enum {
@@ -217,15 +218,10 @@ static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, i
     }
 }
 
-static bool cpu_has_avx2_fma(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 static bool conv_flat(const float *x, const float *weight, const float *bias, int relu, float *y,
                       int64_t batch, const AairtWindow *w, int64_t out_channels) {
     Flat f;
-    if (w->stride != 1 || !cpu_has_avx2_fma() || !flat_init(&f, w, out_channels)) return false;
+    if (w->stride != 1 || !aairt_cpu_has_avx2_fma() || !flat_init(&f, w, out_channels)) return false;
     const int64_t image = w->channels * w->height * w->width;
     const int64_t out = out_channels * w->out_height * w->out_width;
     for (int64_t n = 0; n < batch; n++) {

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "aairt.h"
+#include "cpu.h"
 #include "pool.h"
 #include "scratch.h"
 
@@ -176,11 +177,6 @@ static void grad_w_part(void *ctx, int part) {
         grad_w_unit(g, u, part);
 }
 
-static bool cpu_has_avx2_fma(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 /* Cuts the work into units: channel blocks, and when there are fewer of
  * them than threads, chunks of taps as well. */
 static void plan_units(GradW *g) {
@@ -212,7 +208,7 @@ static void pad_batch(float *images, int64_t image, int64_t *offset, const float
 
 static bool grad_w_flat(const float *x, const float *dy, float *dw, int64_t batch,
                         const AairtWindow *w, int64_t out_channels) {
-    if (w->stride != 1 || batch < 1 || !cpu_has_avx2_fma()) return false;
+    if (w->stride != 1 || batch < 1 || !aairt_cpu_has_avx2_fma()) return false;
     const int64_t hp = w->height + 2 * w->padding, wp = w->width + 2 * w->padding;
     const int64_t taps = taps_of(w);
     GradW g = {.dy = dy, .dw = dw, .w = w, .wp = wp, .batch = batch, .outs = out_channels,

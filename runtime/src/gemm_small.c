@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "pool.h"
 #include "scratch.h"
 
@@ -374,11 +375,6 @@ static AVX2 void wide_part(void *ctx, int part) {
 
 /* ---- running a product ------------------------------------------------------------------ */
 
-static bool cpu_has_avx2_fma(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 /* How many parts of `len` rows or columns (at least `least` each) to cut
  * the product into. */
 static int parts_for(const Gemm *g, int threads, int len, int least) {
@@ -395,7 +391,7 @@ static void job_run(Job *job, AairtPartFn fn) {
 
 bool aairt_gemm_small_run(const Gemm *g, int threads) {
     Kind kind = kind_of(g);
-    if (kind == KIND_NONE || !cpu_has_avx2_fma()) return false;
+    if (kind == KIND_NONE || !aairt_cpu_has_avx2_fma()) return false;
     Job job = {.g = *g, .vecs = 1};
     switch (kind) {
     case KIND_NARROW:
