@@ -35,6 +35,7 @@
 
 #include "aairt.h"
 #include "cpu.h"
+#include "padded.h"
 #include "scratch.h"
 
 enum {
@@ -42,8 +43,6 @@ enum {
     NO_TRANS = 111,  /* CblasNoTrans */
     TRANS = 112,     /* CblasTrans */
 };
-
-static int64_t taps_of(const AairtWindow *w) { return w->channels * w->kernel * w->kernel; }
 
 /* relu as generated code computes it: x > 0 ? x : 0 (NaN gives 0). */
 static inline float relu_of(float x) { return x > 0.0f ? x : 0.0f; }
@@ -63,7 +62,7 @@ static void finish(float *y, const float *bias, int relu, int64_t channels, int6
 
 static bool conv_by_columns(const float *x, const float *weight, const float *bias, int relu,
                             float *y, int64_t batch, const AairtWindow *w, int64_t out_channels) {
-    const int64_t taps = taps_of(w), plane = w->out_height * w->out_width;
+    const int64_t taps = aairt_window_taps(w), plane = w->out_height * w->out_width;
     const int64_t image = w->channels * w->height * w->width;
     float *col = aairt_scratch(AAIRT_SCRATCH_CONV, (size_t)(plane * taps) * sizeof(float));
     if (!col) return false;
@@ -88,7 +87,7 @@ static void conv_direct_scalar(const float *x, const float *weight, const float 
             for (int64_t oh = 0; oh < w->out_height; oh++)
                 for (int64_t ow = 0; ow < w->out_width; ow++) {
                     float s = 0.0f;
-                    const float *wt = weight + o * taps_of(w);
+                    const float *wt = weight + o * aairt_window_taps(w);
                     for (int64_t c = 0; c < w->channels; c++)
                         for (int64_t ki = 0; ki < k; ki++)
                             for (int64_t kj = 0; kj < k; kj++, wt++) {
@@ -129,9 +128,9 @@ typedef struct Flat {
 } Flat;
 
 static bool flat_init(Flat *f, const AairtWindow *w, int64_t out_channels) {
-    f->hp = w->height + 2 * w->padding;
-    f->wp = w->width + 2 * w->padding;
-    f->taps = taps_of(w);
+    f->hp = aairt_padded_height(w);
+    f->wp = aairt_padded_width(w);
+    f->taps = aairt_window_taps(w);
     f->positions = (w->out_height * f->wp + QBLOCK - 1) / QBLOCK * QBLOCK;
     /* the last block reads up to positions - 1 + the largest offset */
     int64_t reach = f->positions + (w->channels - 1) * f->hp * f->wp +
@@ -144,21 +143,9 @@ static bool flat_init(Flat *f, const AairtWindow *w, int64_t out_channels) {
     if (!f->image) return false;
     f->out = f->image + image;
     f->offset = (int64_t *)(void *)(f->out + out_channels * f->positions);
-    memset(f->image, 0, (size_t)image * sizeof(float));
-    int64_t t = 0, k = w->kernel, d = w->dilation;
-    for (int64_t c = 0; c < w->channels; c++)
-        for (int64_t ki = 0; ki < k; ki++)
-            for (int64_t kj = 0; kj < k; kj++) f->offset[t++] = (c * f->hp + ki * d) * f->wp + kj * d;
+    memset(f->image, 0, (size_t)image * sizeof(float)); /* the border and slack stay zero */
+    aairt_tap_offsets(f->offset, w);
     return true;
-}
-
-/* Copies one sample into the padded image's interior; the border and the
- * slack stay zero from flat_init. */
-static void flat_fill(const Flat *f, const AairtWindow *w, const float *x) {
-    for (int64_t c = 0; c < w->channels; c++)
-        for (int64_t h = 0; h < w->height; h++)
-            memcpy(f->image + (c * f->hp + h + w->padding) * f->wp + w->padding,
-                   x + (c * w->height + h) * w->width, (size_t)w->width * sizeof(float));
 }
 
 /* Channels [o, o + OB) x positions [q, q + QBLOCK) of the flat output. */
@@ -225,7 +212,7 @@ static bool conv_flat(const float *x, const float *weight, const float *bias, in
     const int64_t image = w->channels * w->height * w->width;
     const int64_t out = out_channels * w->out_height * w->out_width;
     for (int64_t n = 0; n < batch; n++) {
-        flat_fill(&f, w, x + n * image);
+        aairt_pad_copy(f.image, x + n * image, w);
         flat_sample(&f, weight, out_channels);
         flat_store(&f, w, bias, relu, y + n * out, out_channels);
     }

@@ -26,6 +26,7 @@
 
 #include "aairt.h"
 #include "cpu.h"
+#include "padded.h"
 #include "pool.h"
 #include "scratch.h"
 
@@ -37,13 +38,11 @@ enum {
     TBLOCK = 2,      /* taps per block */
 };
 
-static int64_t taps_of(const AairtWindow *w) { return w->channels * w->kernel * w->kernel; }
-
 /* ---- any stride, any CPU: dw += dy[n] col[n], one sample at a time -------- */
 
 static bool grad_w_by_columns(const float *x, const float *dy, float *dw, int64_t batch,
                               const AairtWindow *w, int64_t out_channels) {
-    const int64_t taps = taps_of(w), pixels = w->out_height * w->out_width;
+    const int64_t taps = aairt_window_taps(w), pixels = w->out_height * w->out_width;
     float *col = aairt_scratch(AAIRT_SCRATCH_CONV, (size_t)(pixels * taps) * sizeof(float));
     if (!col) return false;
     memset(dw, 0, (size_t)(out_channels * taps) * sizeof(float));
@@ -59,7 +58,7 @@ static bool grad_w_by_columns(const float *x, const float *dy, float *dw, int64_
 /* The definition, the last resort when no scratch memory can be had. */
 static void grad_w_scalar(const float *x, const float *dy, float *dw, int64_t batch,
                           const AairtWindow *w, int64_t out_channels) {
-    const int64_t k = w->kernel, taps = taps_of(w), plane = w->height * w->width;
+    const int64_t k = w->kernel, taps = aairt_window_taps(w), plane = w->height * w->width;
     memset(dw, 0, (size_t)(out_channels * taps) * sizeof(float));
     for (int64_t n = 0; n < batch; n++)
         for (int64_t o = 0; o < out_channels; o++)
@@ -189,32 +188,15 @@ static void plan_units(GradW *g) {
     g->parts = (int)(g->units < threads ? g->units : threads);
 }
 
-/* The batch's images, each zero-padded to hp x wp per channel, `image`
- * floats apart from `images` on (zeroed, with its slack, beforehand); and
- * the flat offset of each tap from a window's corner. */
-static void pad_batch(float *images, int64_t image, int64_t *offset, const float *x,
-                      int64_t batch, const AairtWindow *w, int64_t hp, int64_t wp) {
-    const int64_t k = w->kernel, d = w->dilation;
-    for (int64_t c = 0, t = 0; c < w->channels; c++)
-        for (int64_t ki = 0; ki < k; ki++)
-            for (int64_t kj = 0; kj < k; kj++) offset[t++] = (c * hp + ki * d) * wp + kj * d;
-    for (int64_t n = 0; n < batch; n++)
-        for (int64_t c = 0; c < w->channels; c++)
-            for (int64_t h = 0; h < w->height; h++)
-                memcpy(images + n * image + (c * hp + h + w->padding) * wp + w->padding,
-                       x + ((n * w->channels + c) * w->height + h) * w->width,
-                       (size_t)w->width * sizeof(float));
-}
-
 static bool grad_w_flat(const float *x, const float *dy, float *dw, int64_t batch,
                         const AairtWindow *w, int64_t out_channels) {
     if (w->stride != 1 || batch < 1 || !aairt_cpu_has_avx2_fma()) return false;
-    const int64_t hp = w->height + 2 * w->padding, wp = w->width + 2 * w->padding;
-    const int64_t taps = taps_of(w);
+    const int64_t wp = aairt_padded_width(w), taps = aairt_window_taps(w);
+    const int64_t in = w->channels * w->height * w->width;
     GradW g = {.dy = dy, .dw = dw, .w = w, .wp = wp, .batch = batch, .outs = out_channels,
                .taps = taps};
     g.positions = (w->out_height * wp + VEC - 1) / VEC * VEC;
-    g.image = w->channels * hp * wp;
+    g.image = w->channels * aairt_padded_height(w) * wp;
     plan_units(&g);
     /* The caller's scratch holds everything, the parts' working regions
      * too: a worker allocates nothing, whichever parts it happens to run.
@@ -229,8 +211,9 @@ static bool grad_w_flat(const float *x, const float *dy, float *dw, int64_t batc
     if (!images) return false;
     g.work = images + floats;
     int64_t *offset = (int64_t *)(void *)(g.work + g.parts * g.region);
-    memset(images, 0, (size_t)floats * sizeof(float));
-    pad_batch(images, g.image, offset, x, batch, w, hp, wp);
+    memset(images, 0, (size_t)floats * sizeof(float)); /* borders and slack stay zero */
+    aairt_tap_offsets(offset, w);
+    for (int64_t n = 0; n < batch; n++) aairt_pad_copy(images + n * g.image, x + n * in, w);
     g.images = images;
     g.offset = offset;
     if (g.parts < 2) grad_w_part(&g, 0);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "aairt.h"
+#include "padded.h"
 #include "scratch.h"
 
 enum { VEC = 8 }; /* floats in one wide copy, and the scratch image's slack */
@@ -49,8 +50,8 @@ typedef struct Scratch {
 
 static bool scratch_init(Scratch *s, const AairtWindow *w) {
     s->w = *w;
-    s->hp = w->height + 2 * w->padding;
-    s->wp = w->width + 2 * w->padding;
+    s->hp = aairt_padded_height(w);
+    s->wp = aairt_padded_width(w);
     s->n_runs = w->channels * w->kernel;
     size_t floats = (size_t)(w->channels * s->hp * s->wp + VEC);
     floats += floats & 1; /* the offsets after the image start 8-byte aligned */
@@ -68,10 +69,7 @@ static bool scratch_init(Scratch *s, const AairtWindow *w) {
 static void pad_image(const Scratch *s, const float *x) {
     const AairtWindow *w = &s->w;
     memset(s->image, 0, (size_t)(w->channels * s->hp * s->wp + VEC) * sizeof(float));
-    for (int64_t c = 0; c < w->channels; c++)
-        for (int64_t h = 0; h < w->height; h++)
-            memcpy(s->image + (c * s->hp + h + w->padding) * s->wp + w->padding,
-                   x + (c * w->height + h) * w->width, (size_t)w->width * sizeof(float));
+    aairt_pad_copy(s->image, x, w);
 }
 
 /* x [C, H, W] = the padded image's interior. */
