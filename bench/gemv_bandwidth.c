@@ -6,7 +6,7 @@
  * A batch-1 prediction reads every weight once, so its floor is the
  * weights' size over the bandwidth of the cache level they live in. The
  * product is a hand-written AVX2 kernel (4 rows x 8 lanes of FMA chains),
- * the same shape as the generated one (compiler/codegen_gemv.c), so its
+ * the same shape as the generated one (compiler/codegen_linear.c), so its
  * times are the ceiling for that code: README "Performance" compares the
  * MLP's 917 KB of weights with the sizes where the rate falls from the L2
  * figure to the L3 one. */

@@ -1,6 +1,6 @@
 /* codegen_internal.h - state shared by codegen_llvm.c (module, entries,
  * descriptor, shared kernels) and the kernel builders codegen_ops.c,
- * codegen_layers.c and codegen_gemv.c. Not a public header: only the
+ * codegen_layers.c and codegen_linear.c. Not a public header: only the
  * codegen files include it. */
 #ifndef AAI_CODEGEN_INTERNAL_H
 #define AAI_CODEGEN_INTERNAL_H
@@ -50,11 +50,17 @@ LLVMValueRef cg_ptr(CgCtx *c, const IrValue *v);
  * at the entry builder's position. */
 void cg_emit_value(CgCtx *c, const IrValue *v);
 
-/* For a matrix product v whose rows are the batch: emits a branch to a
- * generated matrix-vector kernel when the call's batch is 1, and `gemm`
- * (the cblas_sgemm call) otherwise (codegen_gemv.c). Returns false, having
- * emitted nothing, when v is not such a product. */
-bool cg_emit_gemv(CgCtx *c, const IrValue *v, void (*gemm)(CgCtx *c, const IrValue *v));
+/* out = op(a) @ op(b), op a transpose where ta / tb: a cblas_sgemm call
+ * (aairt_sgemm) at the entry builder's position (codegen_ops.c). */
+void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, const IrValue *out);
+/* For a MATMUL v = a @ w^T whose rows are the batch: emits a branch to a
+ * generated matrix-vector kernel when the call's batch is 1, and cg_sgemm
+ * otherwise (codegen_linear.c). Returns false, having emitted nothing,
+ * when v is not such a product. */
+bool cg_emit_gemv(CgCtx *c, const IrValue *v);
+/* A LINEAR value: the same two paths, each adding the bias and applying
+ * relu as the op asks (codegen_linear.c). */
+void cg_emit_linear(CgCtx *c, const IrValue *v);
 /* codegen_layers.c: the kernels of the layer ops and of batched MATMUL
  * (ir_ops.def), called by cg_emit_value. */
 void cg_emit_layer(CgCtx *c, const IrValue *v);

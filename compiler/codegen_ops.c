@@ -18,7 +18,8 @@
 
 #include "codegen_internal.h"
 
-static_assert(IR_OP_COUNT == 46, "add the new op's lowering below (layer ops: codegen_layers.c)");
+/* LINEAR: codegen_linear.c. */
+static_assert(IR_OP_COUNT == 47, "add the new op's lowering below (layer ops: codegen_layers.c)");
 
 typedef struct Opnd {
     LLVMValueRef ptr; /* NULL: immediate */
@@ -641,9 +642,7 @@ static void emit_pointwise_loss(Kern *k, bool grad) {
 
 /* ---- matmul ------------------------------------------------------------- */
 
-static void emit_matmul(CgCtx *c, const IrValue *v) {
-    const IrValue *a = v->in[0], *b = v->in[1];
-    bool ta = v->attr.i[0] != 0, tb = v->attr.i[1] != 0;
+void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, const IrValue *out) {
     LLVMTypeRef i32 = c->i32, f32 = c->f32, p = c->ptr;
     LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
     LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, 14, 0);
@@ -663,7 +662,7 @@ static void emit_matmul(CgCtx *c, const IrValue *v) {
         cg_ptr(c, a), DIM(a, 1),
         cg_ptr(c, b), DIM(b, 1),
         LLVMConstReal(f32, 0.0),
-        cg_ptr(c, v), n,
+        cg_ptr(c, out), n,
     };
 #undef DIM
     LLVMBuildCall2(c->b, fty, fn, args, 14, "");
@@ -810,8 +809,10 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
         break;
     case IR_OP_MATMUL:
         if (v->in[0]->shape.rank > 2 || v->in[1]->shape.rank > 2) cg_emit_layer(c, v); /* batched */
-        else if (!cg_emit_gemv(c, v, emit_matmul)) emit_matmul(c, v);
+        else if (!cg_emit_gemv(c, v))
+            cg_sgemm(c, v->in[0], v->in[1], v->attr.i[0] != 0, v->attr.i[1] != 0, v);
         return;
+    case IR_OP_LINEAR: cg_emit_linear(c, v); return; /* codegen_linear.c */
     case IR_OP_ADD:
     case IR_OP_SUB:
     case IR_OP_MUL:

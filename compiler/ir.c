@@ -61,6 +61,32 @@ int ir_op_arity(IrOpKind op) {
     return (unsigned)op < IR_OP_COUNT ? op_table[op].arity : -1;
 }
 
+int64_t ir_value_flops(const IrValue *v) {
+    int64_t row = ir_shape_row_elems(v->shape);
+    switch (v->op) {
+    case IR_OP_INPUT:
+    case IR_OP_PARAM:
+    case IR_OP_CONST:
+    case IR_OP_RESHAPE:
+    case IR_OP_COPY: return 0;
+    case IR_OP_MATMUL: {
+        const IrValue *a = v->in[0];
+        int r = a->shape.rank; /* batched: the last two dims multiply */
+        int64_t k = v->attr.i[0] ? a->shape.dims[r - 2] : a->shape.dims[r - 1];
+        return 2 * k * row;
+    }
+    case IR_OP_LINEAR: /* the product, then the folded bias add and relu */
+        return 2 * v->in[0]->shape.dims[1] * row + (v->n_in == 3 ? row : 0) +
+               (v->attr.i[0] ? row : 0);
+    case IR_OP_CONV2D: { /* a multiply-add per tap (C k k of them), bias, relu */
+        const IrShape w = v->in[1]->shape;
+        return 2 * w.dims[1] * w.dims[2] * w.dims[3] * row + (v->n_in == 3 ? row : 0) +
+               (v->attr.i[4] ? row : 0);
+    }
+    default: return row;
+    }
+}
+
 const char *ir_unary_name(IrUnaryFn fn) {
     return (unsigned)fn < IR_FN_COUNT ? unary_names[fn] : "?";
 }

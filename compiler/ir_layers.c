@@ -25,6 +25,9 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
             fprintf(out, "%s%lld", k ? "," : "", (long long)v->attr.shape.dims[k]);
         fprintf(out, "]");
         break;
+    case IR_OP_LINEAR:
+        if (i[0]) fprintf(out, " relu");
+        break;
     case IR_OP_CONCAT: fprintf(out, " axis=%lld", (long long)i[0]); break;
     case IR_OP_SLICE:
     case IR_OP_SLICE_GRAD:

@@ -45,30 +45,7 @@ int64_t manifest_flops_per_sample(const IrFunc *f) {
         const IrValue *v = f->values.items[i];
         if (v->dead)
             continue;
-        switch (v->op) {
-        case IR_OP_INPUT:
-        case IR_OP_PARAM:
-        case IR_OP_CONST:
-        case IR_OP_RESHAPE:
-        case IR_OP_COPY:
-            break;
-        case IR_OP_CONV2D: {
-            /* a multiply-add per tap (C k k of them) per output element */
-            const IrShape w = v->in[1]->shape;
-            flops += 2 * w.dims[1] * w.dims[2] * w.dims[3] * ir_shape_row_elems(v->shape);
-            break;
-        }
-        case IR_OP_MATMUL: {
-            /* [B,K] x [K,N] per sample: 2*K*N. */
-            const IrValue *a = v->in[0];
-            int r = a->shape.rank; /* batched: the last two dims multiply */
-            int64_t k = v->attr.i[0] ? a->shape.dims[r - 2] : a->shape.dims[r - 1];
-            flops += 2 * k * ir_shape_row_elems(v->shape);
-            break;
-        }
-        default:
-            flops += ir_shape_row_elems(v->shape);
-        }
+        flops += ir_value_flops(v);
     }
     return flops;
 }

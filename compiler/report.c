@@ -24,23 +24,6 @@ static int layer_find(Layer *ls, int n, const char *name, size_t len) {
     return -1;
 }
 
-/* FLOPs of one value per sample, as manifest_flops_per_sample counts. */
-static int64_t value_flops(const IrValue *v) {
-    switch (v->op) {
-    case IR_OP_INPUT:
-    case IR_OP_PARAM:
-    case IR_OP_CONST:
-    case IR_OP_RESHAPE:
-    case IR_OP_COPY: return 0;
-    case IR_OP_MATMUL: {
-        const IrValue *a = v->in[0];
-        int64_t k = v->attr.i[0] ? a->shape.dims[0] : a->shape.dims[1];
-        return 2 * k * ir_shape_row_elems(v->shape);
-    }
-    default: return ir_shape_row_elems(v->shape);
-    }
-}
-
 static int collect(const IrModule *m, Layer **out) {
     int n = 0;
     Layer *ls = calloc(m->params.len + 2, sizeof *ls);
@@ -74,7 +57,7 @@ static int collect(const IrModule *m, Layer **out) {
         layer_of[v->id] = k;
         if (v->dead || v->op == IR_OP_PARAM || v->op == IR_OP_INPUT) continue;
         Layer *l = &ls[k < 0 ? other : k];
-        l->flops += value_flops(v);
+        l->flops += ir_value_flops(v);
         if (v->store.kind == IR_STORE_ARENA || v->store.kind == IR_STORE_SLOT)
             l->act_bytes += ir_shape_row_elems(v->shape) * 4;
     }

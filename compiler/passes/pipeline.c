@@ -32,6 +32,7 @@ PipelineOptions pipeline_options_default(void) {
     o.verify = true;
 #endif
     o.autodiff = true;
+    o.fuse = true;
     return o;
 }
 
@@ -48,7 +49,8 @@ bool pipeline_run(IrModule *m, const PipelineOptions *o) {
     FILE *dump = o->dump ? o->dump : stdout;
     for (size_t i = 0; i < sizeof pass_list / sizeof pass_list[0]; i++) {
         const PassEntry *p = &pass_list[i];
-        if (p->run == pass_autodiff && !o->autodiff) continue;
+        if ((p->run == pass_autodiff && !o->autodiff) || (p->run == pass_fuse && !o->fuse))
+            continue;
         p->run(m);
         if (diag_error_count(m->diag) > 0) return false;
         if (o->dump_after &&

@@ -12,11 +12,13 @@ typedef struct PipelineOptions {
     FILE *dump;             /* where dumps go; NULL: stdout */
     bool verify;            /* run the IR verifier after every pass */
     bool autodiff;          /* false: skip autodiff (train funcs built by hand) */
+    bool fuse;              /* false: skip fuse (tests compare against the unfused ops) */
 } PipelineOptions;
 
-/* The default options: verify in debug builds (NDEBUG unset), autodiff on. */
+/* The default options: verify in debug builds (NDEBUG unset), autodiff and
+ * fuse on. */
 PipelineOptions pipeline_options_default(void);
-/* Runs shape_check, autodiff, fold, dce, memplan on `m` in that order,
+/* Runs shape, autodiff, fold, fuse, dce, memplan on `m` in that order,
  * stopping after the first pass that reports errors (through m->diag) or
  * fails verification. Returns true when every pass succeeded. */
 bool pipeline_run(IrModule *m, const PipelineOptions *o);

@@ -129,6 +129,20 @@ static bool conv2d_grad_w_shape(IrValue *v, Diag *d) {
     return true;
 }
 
+/* LINEAR: x [B, K], w [N, K], bias [N] -> [B, N]. */
+static bool linear_shape(IrValue *v, Diag *d) {
+    if (v->n_in < 2 || v->n_in > 3)
+        return fail(v, d, "linear: takes an input, a weight and an optional bias, got %d", v->n_in);
+    IrShape x = v->in[0]->shape, w = v->in[1]->shape;
+    if (x.rank != 2 || w.rank != 2 || w.dims[1] != x.dims[1] || ir_shape_has_batch(w))
+        return fail(v, d, "linear: weight %s does not match input %s", SHAPE(w), SHAPE(x));
+    if (v->n_in == 3 && (v->in[2]->shape.rank != 1 || v->in[2]->shape.dims[0] != w.dims[0]))
+        return fail(v, d, "linear: bias %s does not match weight %s", SHAPE(v->in[2]->shape),
+                    SHAPE(w));
+    v->shape = ir_shape2(x.dims[0], w.dims[0]);
+    return true;
+}
+
 static bool pool_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
     if (x.rank != 4)
         return fail(v, d, "pooling: expects an [N, C, H, W] input, got %s", SHAPE(x));
@@ -204,6 +218,7 @@ bool ir_infer_shape_layer(IrValue *v, Diag *d) {
     case IR_OP_IM2COL: return im2col_shape(v, d, in[0]->shape, &v->shape);
     case IR_OP_CONV2D: return conv2d_shape(v, d);
     case IR_OP_CONV2D_GRAD_W: return conv2d_grad_w_shape(v, d);
+    case IR_OP_LINEAR: return linear_shape(v, d);
     case IR_OP_COL2IM: {
         IrShape col;
         if (!im2col_shape(v, d, v->attr.shape, &col)) return false;

@@ -11,7 +11,7 @@ aai_add_test(test_gradcheck SOURCES unit/test_gradcheck.c
              LIBS aai_compiler aairt m)
 aai_add_test(test_layers SOURCES unit/test_layers.c
              LIBS aai_compiler aairt m)
-aai_add_test(test_gemv SOURCES unit/test_gemv.c LIBS aai_compiler aairt m)
-foreach(t test_codegen test_parity test_gradcheck test_layers test_gemv)
+aai_add_test(test_linear SOURCES unit/test_linear.c LIBS aai_compiler aairt m)
+foreach(t test_codegen test_parity test_gradcheck test_layers test_linear)
   set_target_properties(${t} PROPERTIES ENABLE_EXPORTS ON)
 endforeach()

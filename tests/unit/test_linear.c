@@ -1,0 +1,244 @@
+/* test_linear.c - dense layers (compiler/codegen_linear.c, passes/fuse.c).
+ *
+ * At batch 1, `x @ W^T` runs as a generated matrix-vector kernel instead of
+ * sgemm; when W is big it is cut into blocks of rows that the runtime's
+ * threads share. A dense layer's bias add and relu fold into that product
+ * (LINEAR), applied as each output is stored, or in one pass after sgemm.
+ * Checked here: the answer against a double-precision reference and
+ * against the batch-N (sgemm) path, bit-for-bit equality between 1 and 3
+ * threads, the rows after the last whole block, and that folding changes
+ * no bit of predictions or of training gradients. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aairt.h"
+#include "ir.h"
+#include "jit.h"
+#include "jit_runtime.h"
+#include "pipeline.h"
+
+static const SrcLoc L0 = {0, 0, 0, 0};
+
+/* The layer: act(x @ W^T (+ b)), act relu or none; fuse: run passes/fuse.c. */
+typedef struct Dense {
+    bool bias, relu, fuse;
+} Dense;
+
+static const Dense BIAS_FUSED = {true, false, true};
+
+typedef struct Product {
+    Arena arena;
+    Diag *diag;
+    Jit *jit;
+    IrModule *m;
+    Dense d;
+    int64_t n, k, n_params, w_at, b_at; /* offsets of W and b in params */
+    float *params, *x;
+} Product;
+
+/* act(x @ W^T (+ b)) with W [n, k], x [B, k]. */
+static IrValue *layer(IrFunc *f, IrValue *x, IrParam *w, IrParam *b, Dense d) {
+    IrValue *h = ir_build_matmul(f, x, ir_build_param(f, w, L0), false, true, L0);
+    if (d.bias) h = ir_build_binary(f, IR_OP_ADD, h, ir_build_param(f, b, L0), L0);
+    return d.relu ? ir_build_unary(f, IR_FN_RELU, h, 0, L0) : h;
+}
+
+/* predict(x) = act(x @ W^T (+ b)) with W [n, k]; the train step's loss
+ * is sum(predict(x)^2). */
+static void product_new(Product *p, int64_t n, int64_t k, Dense d) {
+    memset(p, 0, sizeof *p);
+    p->diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    p->n = n;
+    p->k = k;
+    p->d = d;
+    IrModule *m = p->m = ir_module_new(&p->arena, p->diag, "gemv");
+    IrParam *w = ir_param_new(m, "w", ir_shape2(n, k), IR_INIT_ZEROS, k, n, L0);
+    IrParam *b = ir_param_new(m, "b", ir_shape(1, &n), IR_INIT_ZEROS, k, n, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    f->output = layer(f, ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape2(IR_BATCH, k), L0), w, b, d);
+    IrFunc *t = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrValue *y = layer(t, ir_build_input(t, IR_SLOT_X, IR_F32, ir_shape2(IR_BATCH, k), L0), w, b, d);
+    t->loss = ir_build_reduce(t, IR_OP_SUM, ir_build_unary(t, IR_FN_SQUARE, y, 0, L0), 0, false, L0);
+    PipelineOptions po = pipeline_options_default();
+    po.verify = true;
+    po.fuse = d.fuse;
+    cr_assert(pipeline_run(m, &po), "pipeline failed");
+    char *err = NULL;
+    p->jit = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
+    cr_assert(p->jit, "JIT: %s", err ? err : "?");
+    p->n_params = m->n_param_floats;
+    p->w_at = w->offset;
+    p->b_at = b->offset;
+    p->params = calloc((size_t)p->n_params, sizeof(float));
+    p->x = malloc(sizeof(float) * (size_t)(4 * k));
+    cr_assert(p->params && p->x);
+    for (int64_t i = 0; i < p->n_params; i++) p->params[i] = (float)sin(0.37 * (double)i) * 0.1f;
+    for (int64_t i = 0; i < 4 * k; i++) p->x[i] = (float)cos(0.011 * (double)i);
+}
+
+static void product_free(Product *p) {
+    free(p->params);
+    free(p->x);
+    jit_free(p->jit);
+    diag_free(p->diag);
+    arena_free(&p->arena);
+}
+
+/* predict on the first `batch` rows of x at `threads`; out gets batch * n. */
+static void predict(const Product *p, int64_t batch, int threads, float *out) {
+    const AairtModel *md = jit_model(p->jit);
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
+                       sizeof(float));
+    cr_assert(ar);
+    aairt_set_threads(threads);
+    AairtStepArgs a = {p->params, NULL, ar, p->x, NULL, out, NULL, NULL, batch};
+    md->predict(&a);
+    aairt_set_threads(1);
+    free(ar);
+}
+
+/* Output r of row `row` in double precision. */
+static double reference(const Product *p, int64_t row, int64_t r) {
+    const float *w = p->params + p->w_at;
+    double s = p->d.bias ? p->params[p->b_at + r] : 0;
+    for (int64_t c = 0; c < p->k; c++) s += (double)p->x[row * p->k + c] * (double)w[r * p->k + c];
+    return p->d.relu && !(s > 0) ? 0 : s;
+}
+
+static void check_shape(int64_t n, int64_t k, Dense d) {
+    Product p;
+    product_new(&p, n, k, d);
+    float *one = calloc((size_t)n, sizeof(float)), *three = calloc((size_t)n, sizeof(float));
+    float *four = calloc((size_t)(4 * n), sizeof(float));
+    cr_assert(one && three && four);
+    predict(&p, 1, 1, one);
+    predict(&p, 1, 3, three);
+    predict(&p, 4, 1, four);
+    cr_expect_eq(memcmp(one, three, sizeof(float) * (size_t)n), 0,
+                 "n %lld k %lld: batch 1 differs between 1 and 3 threads", (long long)n,
+                 (long long)k);
+    for (int64_t r = 0; r < n; r++) {
+        double want = reference(&p, 0, r);
+        cr_expect(fabs((double)one[r] - want) <= 1e-5 * (1 + fabs(want)),
+                  "n %lld k %lld row %lld: %g, reference %g", (long long)n, (long long)k,
+                  (long long)r, (double)one[r], want);
+        cr_expect(fabsf(one[r] - four[r]) <= 1e-5f * (1 + fabsf(four[r])),
+                  "row %lld: batch 1 %g, batch 4 %g", (long long)r, (double)one[r],
+                  (double)four[r]);
+    }
+    free(one), free(three), free(four);
+    product_free(&p);
+}
+
+/* 130 x 300: 39,000 weight floats, split over the threads, 32 blocks of 4
+ * rows plus 2 rows after them. */
+Test(gemv, big_layer_split_over_threads) { check_shape(130, 300, BIAS_FUSED); }
+
+/* 784 -> 256, the Fashion MLP's first layer: blocks only, no tail. */
+Test(gemv, mlp_first_layer) { check_shape(256, 784, BIAS_FUSED); }
+
+/* Small: one kernel, one thread, a remainder row. */
+Test(gemv, small_layer_in_one_kernel) { check_shape(5, 8, BIAS_FUSED); }
+
+static int count_op(const IrFunc *f, IrOpKind op) {
+    int n = 0;
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        n += !v->dead && v->op == op;
+    }
+    return n;
+}
+
+/* The whole layer is one LINEAR in both entries: no add, no relu left,
+ * the relu flagged on it; relu's gradient (train step) reads its output. */
+static void check_folded(const Product *p) {
+    for (int e = 0; e < 2; e++) {
+        const IrFunc *f = p->m->funcs[e ? IR_ENTRY_TRAIN : IR_ENTRY_PREDICT];
+        cr_expect_eq(count_op(f, IR_OP_LINEAR), 1, "entry %d: one linear", e);
+        cr_expect_eq(count_op(f, IR_OP_ADD), 0, "entry %d: the bias add folded", e);
+        cr_expect_eq(count_op(f, IR_OP_UNARY), e ? 1 : 0, "entry %d: relu folded (square stays)", e);
+        for (size_t i = 0; i < f->values.len; i++) {
+            const IrValue *v = f->values.items[i];
+            if (v->dead || v->op != IR_OP_LINEAR) continue;
+            cr_expect_eq(v->n_in, p->d.bias ? 3 : 2);
+            cr_expect_eq(v->attr.i[0], p->d.relu ? 1 : 0);
+        }
+    }
+}
+
+/* relu(x @ W^T + b) and relu(x @ W^T): right at batch 1 (split over the
+ * threads and not) and batch 4 (sgemm, then the bias and relu pass). */
+Test(linear, bias_and_relu_fold_into_the_product) {
+    const Dense with_bias = {true, true, true}, without = {false, true, true};
+    const int64_t shapes[3][2] = {{130, 300}, {256, 784}, {5, 8}};
+    for (int s = 0; s < 3; s++) {
+        for (int b = 0; b < 2; b++) {
+            Product p;
+            product_new(&p, shapes[s][0], shapes[s][1], b ? with_bias : without);
+            check_folded(&p);
+            product_free(&p);
+            check_shape(shapes[s][0], shapes[s][1], b ? with_bias : without);
+        }
+    }
+}
+
+/* One train step (lr 0: the gradients alone) at `threads`; returns the
+ * loss, grads gets the gradients. */
+static float train_grads(const Product *p, int64_t batch, float *grads) {
+    const AairtModel *md = jit_model(p->jit);
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
+                       sizeof(float));
+    float *params = malloc(sizeof(float) * (size_t)p->n_params), loss = 0;
+    cr_assert(ar && params);
+    memcpy(params, p->params, sizeof(float) * (size_t)p->n_params);
+    memset(grads, 0, sizeof(float) * (size_t)p->n_params);
+    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = p->n_params};
+    AairtStepArgs a = {params, grads, ar, p->x, NULL, NULL, &loss, &opt, batch};
+    md->train_step(&a);
+    free(ar), free(params);
+    return loss;
+}
+
+/* predict (batch 1 at 1 and 3 threads, batch 4) and a train step of the
+ * layer `d` folded equal the unfused ops' bit for bit. */
+static void check_same_bits(int64_t n, int64_t k, Dense d) {
+    Dense u = d;
+    u.fuse = false;
+    Product fp, up;
+    product_new(&fp, n, k, d);
+    product_new(&up, n, k, u);
+    cr_expect_eq(count_op(up.m->funcs[IR_ENTRY_PREDICT], IR_OP_LINEAR), 0);
+    size_t np = (size_t)fp.n_params;
+    float *a = calloc((size_t)(4 * n), sizeof(float)), *b = calloc((size_t)(4 * n), sizeof(float));
+    float *ga = malloc(sizeof(float) * np), *gb = malloc(sizeof(float) * np);
+    cr_assert(a && b && ga && gb && fp.n_params == up.n_params);
+    const int64_t batch[3] = {1, 1, 4};
+    const int threads[3] = {1, 3, 1};
+    for (int r = 0; r < 3; r++) {
+        predict(&fp, batch[r], threads[r], a);
+        predict(&up, batch[r], threads[r], b);
+        cr_expect_eq(memcmp(a, b, sizeof(float) * (size_t)(batch[r] * n)), 0,
+                     "n %lld bias %d relu %d batch %lld threads %d: predictions differ",
+                     (long long)n, d.bias, d.relu, (long long)batch[r], threads[r]);
+    }
+    float la = train_grads(&fp, 4, ga), lb = train_grads(&up, 4, gb);
+    cr_expect_eq(la, lb, "loss %g vs %g", (double)la, (double)lb);
+    cr_expect_eq(memcmp(ga, gb, sizeof(float) * np), 0, "n %lld bias %d relu %d: gradients differ",
+                 (long long)n, d.bias, d.relu);
+    free(a), free(b), free(ga), free(gb);
+    product_free(&fp);
+    product_free(&up);
+}
+
+/* Folding changes no bit, for every mix of bias and relu, with a weight
+ * split over the threads at batch 1 and one that is not. */
+Test(linear, folding_changes_no_bit) {
+    for (int mix = 0; mix < 4; mix++) {
+        Dense d = {mix & 1, (mix & 2) != 0, true};
+        check_same_bits(130, 300, d);
+        check_same_bits(5, 8, d);
+    }
+}
