@@ -2,9 +2,9 @@
  *
  * A matrix product whose rows are the batch runs as cblas_sgemm. When a
  * call's batch is 1 that is a matrix-vector product, and OpenBLAS's sgemm
- * with M = 1 runs at a fifth of its gemv speed (bench/README.md), while a
- * call into the library costs more than the whole product for small
- * layers. So the entry point branches on batch == 1 to a generated kernel
+ * with M = 1 runs at a fifth of its gemv speed (measured on the benchmark
+ * machine), while a call into the library costs more than the whole
+ * product for small layers. So the entry point branches on batch == 1 to a generated kernel
  * here: plain counted loops the LLVM vectorizer turns into FMA code for the
  * host. `x @ W^T` (W [N, K], the dense layout) is one dot product per
  * output, a reduction marked reassociable so it vectorizes (the sum's order

@@ -10,7 +10,7 @@
  * atomic pointer.
  *
  * Threads. OpenBLAS's own threading gains little or loses on the GEMMs of
- * small-batch training (a 64-row product barely scales, bench/README), and
+ * small-batch training (a 64-row product barely scales on the benchmark machine), and
  * its spinning workers compete with the caller on a small machine. So
  * OpenBLAS runs single-threaded, and a product big enough to share is cut
  * here into one block of C's rows (or columns) per thread, each an
