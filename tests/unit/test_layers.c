@@ -13,6 +13,7 @@
 
 #include "aairt.h"
 #include "ir.h"
+#include "ir_count.h"
 #include "ir_compose.h"
 #include "jit.h"
 #include "jit_runtime.h"
@@ -312,16 +313,6 @@ static double *conv_reference(const ConvCase *t, const double *x, const float *w
                             }
                 }
     return y;
-}
-
-/* How many live values of f are `op`. */
-static int count_op(const IrFunc *f, IrOpKind op) {
-    int n = 0;
-    for (size_t i = 0; i < f->values.len; i++) {
-        const IrValue *v = f->values.items[i];
-        n += !v->dead && v->op == op;
-    }
-    return n;
 }
 
 static void check_conv_case(const ConvCase *t) {

@@ -16,6 +16,7 @@
 
 #include "aairt.h"
 #include "ir.h"
+#include "ir_count.h"
 #include "jit.h"
 #include "jit_runtime.h"
 #include "pipeline.h"
@@ -142,15 +143,6 @@ Test(gemv, mlp_first_layer) { check_shape(256, 784, BIAS_FUSED); }
 
 /* Small: one kernel, one thread, a remainder row. */
 Test(gemv, small_layer_in_one_kernel) { check_shape(5, 8, BIAS_FUSED); }
-
-static int count_op(const IrFunc *f, IrOpKind op) {
-    int n = 0;
-    for (size_t i = 0; i < f->values.len; i++) {
-        const IrValue *v = f->values.items[i];
-        n += !v->dead && v->op == op;
-    }
-    return n;
-}
 
 /* The whole layer is one LINEAR in both entries: no add, no relu left,
  * the relu flagged on it; relu's gradient (train step) reads its output. */
