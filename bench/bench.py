@@ -349,7 +349,8 @@ def main():
     p.add_argument("--build", default="build-bench")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--rounds", type=int, default=3, help="inference rounds (aai and torch interleaved)")
-    p.add_argument("--train-rounds", type=int, default=1)
+    p.add_argument("--train-rounds", type=int, default=3,
+                   help="training rounds (aai and torch interleaved); epoch 2 seconds are their median")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--cnn-epochs", type=int, default=2)
     p.add_argument("--startup-runs", type=int, default=30)
