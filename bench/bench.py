@@ -130,18 +130,29 @@ class Bench:
 
     def host_short_of_cores(self):
         """A warning naming the workloads after which the FMA peak at 2
-        threads was less than 1.7x the 1-thread one: the host did not give
-        the run a second core then, so those 2-thread rows (and the
-        compile times, which use both) say little about aai or torch."""
-        peaks = {"start": self.res.get("peak_gflops", {})}
+        threads was less than 1.7x the 1-thread one (the host did not give
+        the run a second core then, so those 2-thread rows, and the compile
+        times, which use both, say little about aai or torch), or the
+        1-thread peak was 20 % below the start's (the host slowed even one
+        core)."""
+        start = self.res.get("peak_gflops", {})
+        peaks = {"start": start}
         peaks.update(self.res.get("peak_gflops_after", {}))
         short = [f"{k} ({p['avx2_t2']} vs {p['avx2_t1']} GFLOP/s)" for k, p in peaks.items()
                  if p.get("avx2_t1") and p.get("avx2_t2", 0) < 1.7 * p["avx2_t1"]]
-        if not short:
+        slow = [f"{k} ({p['avx2_t1']} vs {start['avx2_t1']} GFLOP/s)" for k, p in peaks.items()
+                if start.get("avx2_t1") and p.get("avx2_t1", 0) < 0.8 * start["avx2_t1"]]
+        msgs = []
+        if short:
+            msgs.append("the host gave this run less than two cores at: " + ", ".join(short) +
+                        " (2-thread FMA peak vs 1-thread); the 2-thread rows near them are not "
+                        "representative")
+        if slow:
+            msgs.append("one core ran a fifth or more below its speed at the start after: " +
+                        ", ".join(slow) + "; those rows are not representative")
+        if not msgs:
             return None
-        msg = ("the host gave this run less than two cores at: " + ", ".join(short) +
-               " (2-thread FMA peak vs 1-thread); the 2-thread rows near them are not "
-               "representative, run again")
+        msg = "; ".join(msgs) + "; run again"
         self.res["host_warning"] = msg
         return msg
 
