@@ -4,9 +4,9 @@
  * call's batch is 1 that is a matrix-vector product, and OpenBLAS's sgemm
  * with M = 1 runs at a fifth of its gemv speed (measured on the benchmark
  * machine), while a call into the library costs more than the whole
- * product for small layers. So the entry point branches on batch == 1 to a generated kernel
- * here: plain counted loops the LLVM vectorizer turns into FMA code for the
- * host. `x @ W^T` (W [N, K], the dense layout) is one dot product per
+ * product for small layers. So the entry point branches on batch == 1 to
+ * a generated kernel here: plain counted loops the LLVM vectorizer turns
+ * into FMA code for the host. `x @ W^T` (W [N, K], the dense layout) is one dot product per
  * output, a reduction marked reassociable so it vectorizes (the sum's order
  * differs from sgemm's within float rounding). Only that layout is
  * handled: `x @ W` (W [K, N], the input gradients of training) stays on
@@ -60,11 +60,23 @@ static LLVMValueRef ptr_at(CgCtx *c, LLVMBuilderRef b, LLVMValueRef p, LLVMValue
     return LLVMBuildInBoundsGEP2(b, c->f32, p, &i, 1, "");
 }
 
-/* What is applied to each output as it is stored: the bias (a pointer to
- * the first stored output's bias, NULL for none) and relu. */
+/* What is applied to each output as it is stored: a bias add (the kernel
+ * then takes the bias array after its other pointers) and relu. */
 typedef struct Epilogue {
     bool bias, relu;
 } Epilogue;
+
+/* A kernel call's parameter types and arguments, pushed in order. */
+typedef struct Args {
+    LLVMTypeRef ps[6];
+    LLVMValueRef v[6];
+    int n;
+} Args;
+
+static void arg_push(Args *a, LLVMTypeRef t, LLVMValueRef v) {
+    a->ps[a->n] = t;
+    a->v[a->n++] = v;
+}
 
 /* y (+ bias[i]) then relu: the ADD and relu kernels' expressions, without
  * fast-math flags, so the bits are theirs. */
@@ -129,11 +141,13 @@ static void gemv_call(CgCtx *c, GemvPtrs p, Epilogue e, int64_t n, int64_t k) {
     CgKey key = {.n = 0};
     cg_key_add(&key, "gemv n%lld k%lld", (long long)n, (long long)k);
     epilogue_key(&key, e);
-    LLVMTypeRef ps[4] = {c->ptr, c->ptr, c->ptr, c->ptr};
-    LLVMValueRef args[4] = {p.out, p.a, p.w, p.bias};
-    int n_args = e.bias ? 4 : 3;
+    Args a = {.n = 0};
+    arg_push(&a, c->ptr, p.out);
+    arg_push(&a, c->ptr, p.a);
+    arg_push(&a, c->ptr, p.w);
+    if (e.bias) arg_push(&a, c->ptr, p.bias);
     CgKernelDef def;
-    if (!cg_kernel_call(c, &key, "gemv", ps, args, n_args, n_args, NULL, &def)) return;
+    if (!cg_kernel_call(c, &key, "gemv", a.ps, a.v, a.n, a.n, NULL, &def)) return;
     LLVMValueRef fn = def.fn;
     GemvPtrs q = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2),
                   e.bias ? LLVMGetParam(fn, 3) : NULL};
@@ -158,16 +172,17 @@ static void gemv_blocks_call(CgCtx *c, GemvPtrs p, Epilogue e, int64_t blocks, i
     CgKey key = {.n = 0};
     cg_key_add(&key, "gemv_blocks k%lld", (long long)k);
     epilogue_key(&key, e);
-    int n_ptrs = e.bias ? 4 : 3;
-    LLVMTypeRef ps[5] = {c->ptr, c->ptr, c->ptr, c->ptr, c->i64};
-    LLVMValueRef args[5] = {p.w, p.out, p.a, p.bias, ic(c, blocks)};
+    Args a = {.n = 0};
+    arg_push(&a, c->ptr, p.w);
+    arg_push(&a, c->ptr, p.out);
+    arg_push(&a, c->ptr, p.a);
+    if (e.bias) arg_push(&a, c->ptr, p.bias);
+    int n_ptrs = a.n;
+    arg_push(&a, c->i64, ic(c, blocks));
+    /* floats a block advances each pointer by: the bias like the output */
     const int64_t rows[4] = {GEMV_ROWS * k, GEMV_ROWS, 0, GEMV_ROWS};
-    if (!e.bias) {
-        ps[3] = c->i64;
-        args[3] = args[4];
-    }
     CgKernelDef def;
-    if (!cg_kernel_call(c, &key, "gemv", ps, args, n_ptrs + 1, n_ptrs, rows, &def)) return;
+    if (!cg_kernel_call(c, &key, "gemv", a.ps, a.v, a.n, n_ptrs, rows, &def)) return;
     LLVMValueRef fn = def.fn;
     GemvPtrs q = {LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 0),
                   e.bias ? LLVMGetParam(fn, 3) : NULL};
@@ -234,18 +249,15 @@ static void linear_epilogue(CgCtx *c, const IrValue *v, Epilogue e) {
     CgKey key = {.n = 0};
     cg_key_add(&key, "linear_epilogue n%lld", (long long)n);
     epilogue_key(&key, e);
-    int n_ptrs = e.bias ? 2 : 1;
-    LLVMTypeRef ps[3] = {c->ptr, c->ptr, c->i64};
-    LLVMValueRef args[3] = {cg_ptr(c, v), e.bias ? cg_ptr(c, v->in[2]) : NULL, c->batch};
-    const int64_t rows[2] = {n, 0};
-    if (!e.bias) {
-        ps[1] = c->i64;
-        args[1] = args[2];
-    }
+    Args a = {.n = 0};
+    arg_push(&a, c->ptr, cg_ptr(c, v));
+    if (e.bias) arg_push(&a, c->ptr, cg_ptr(c, v->in[2]));
+    int n_ptrs = a.n;
     bool split = ir_shape_has_batch(v->shape);
-    if (!split) args[n_ptrs] = ic(c, v->shape.dims[0]);
+    arg_push(&a, c->i64, split ? c->batch : ic(c, v->shape.dims[0]));
+    const int64_t rows[2] = {n, 0};
     CgKernelDef def;
-    if (!cg_kernel_call(c, &key, "linear", ps, args, n_ptrs + 1, n_ptrs, split ? rows : NULL, &def))
+    if (!cg_kernel_call(c, &key, "linear", a.ps, a.v, a.n, n_ptrs, split ? rows : NULL, &def))
         return;
     LLVMValueRef fn = def.fn, out = LLVMGetParam(fn, 0), bias = e.bias ? LLVMGetParam(fn, 1) : NULL;
     CgLoop lr, lj;
