@@ -7,9 +7,9 @@
  * samples of batch-1 Fashion MLP predictions at 2 threads, reading back
  * the rows the other core had just written). Such a MATMUL becomes
  * LINEAR(x, w [, bias]), which adds the bias and applies relu as it stores
- * each output (codegen_linear.c). A relu whose input is a direct convolution (CONV2D)
- * is likewise applied by the convolution's kernel (relu was 10 % of
- * batch-256 inference of examples/fashion_cnn.aai).
+ * each output (codegen_linear.c). A relu whose input is a direct
+ * convolution (CONV2D) is likewise applied by the convolution's kernel
+ * (relu was 10 % of batch-256 inference of examples/fashion_cnn.aai).
  *
  * A folded value may have no other reader than the op folding it, except
  * for a relu, whose own gradient relu_grad(x, y, dy) may read x too: that
@@ -57,13 +57,12 @@ static bool is_dense_product(const IrValue *v) {
     return x.rank == 2 && w.rank == 2 && !ir_shape_has_batch(w);
 }
 
-/* MATMUL(x, w^T) -> LINEAR(x, w): same inputs, no bias, no relu yet. */
-static IrValue *as_linear(IrValue *v) {
-    if (v->op == IR_OP_LINEAR) return v;
-    if (!is_dense_product(v)) return NULL;
+/* A dense product MATMUL(x, w^T) becomes LINEAR(x, w): same inputs, no
+ * bias, no relu yet. A LINEAR stays as it is. */
+static void make_linear(IrValue *v) {
+    if (v->op == IR_OP_LINEAR) return;
     v->op = IR_OP_LINEAR;
     v->attr = (IrAttrs){0};
-    return v;
 }
 
 /* The bias [N] of an add of a dense product's output and a bias, or NULL. */
@@ -101,7 +100,7 @@ static void fold_bias(IrFunc *f, size_t at) {
     IrValue *add = f->values.items[at];
     IrValue *p = foldable_product(add), *bias = p ? bias_of(add, p) : NULL;
     if (!bias) return;
-    as_linear(p);
+    make_linear(p);
     p->in[p->n_in++] = bias;
     for (size_t i = 0; i < at; i++)
         if (f->values.items[i] == p) f->values.items[i] = add;
@@ -120,7 +119,8 @@ static void fold_relu(IrFunc *f, IrValue *relu) {
     } else {
         bool bare = x->op == IR_OP_LINEAR ? !x->attr.i[0] : is_dense_product(x);
         if (!bare || !only_relu_reads(f, x, relu)) return;
-        as_linear(x)->attr.i[0] = 1;
+        make_linear(x);
+        x->attr.i[0] = 1;
     }
     absorb(f, relu, x);
 }
