@@ -20,7 +20,9 @@ Workloads (README.md "Performance" explains the figures):
               weights baked in (aaic --weights), and reading them from a
               file, vs python3 -c "import torch"
   memory      peak RSS of `model train` vs the planned bytes
-  roofline    achieved GFLOP/s (manifest flops_per_sample) / measured peak
+  roofline    achieved GFLOP/s / measured peak, MLP and CNN: batch-256 inference
+              (manifest flops_per_sample) and a training epoch
+              (train_flops_per_sample: a step's forward and backward pass)
 
 Every workload runs at 1 and 2 threads (aai: --threads N; torch:
 set_num_threads(N); both: OPENBLAS_NUM_THREADS=N), aai and torch
@@ -309,24 +311,30 @@ class Bench:
                               "ratio": rss * 1024 / planned}
         self.row("memory", 1, "train peak RSS / planned", rss * 1024 / planned, None, "target 1.2", False)
 
-    def roofline(self, info, infer, train, peak):
-        fwd = info["flops_per_sample"]
-        w0 = info["params"][0]["size"]
-        train_fps = 2 * fwd + (fwd - 2 * w0)  # forward, weight grads, input grads but the first layer's
-        out = {}
-        for t, d in infer.items():
+    def roofline(self, model, info, infer, train, peak):
+        """Achieved GFLOP/s over the measured FMA peak (1-thread peak times
+        the threads) for batch-256 inference and a training epoch of
+        `model`: FLOPs per row from the manifest (flops_per_sample for
+        predict, train_flops_per_sample for a step's forward and backward
+        pass), the same figures for torch, which does the same work."""
+        fwd, train_fps = info["flops_per_sample"], info.get("train_flops_per_sample")
+        out = self.res.setdefault("roofline", {})
+        for t, d in (infer or {}).items():
             pk = peak["avx2_t1"] * t
             g = fwd * d["aai_big"] / 1e9
-            out[f"mlp_infer_t{t}"] = {"gflops": g, "peak": pk, "fraction": g / pk}
-            self.row("roofline", t, "mlp_infer b256 fraction of peak", g / pk, fwd * d["eager_big"] / 1e9 / pk,
-                     "torch eager", True)
-        for t, d in train.items():
+            out[f"{model}_infer_t{t}"] = {"gflops": g, "peak": pk, "fraction": g / pk}
+            self.row("roofline", t, f"{model}_infer b256 fraction of peak", g / pk,
+                     fwd * d["eager_big"] / 1e9 / pk, "torch eager", True)
+        for t, d in (train or {}).items():
+            if not train_fps:
+                break
             pk = peak["avx2_t1"] * t
             g = train_fps * 60000 / med(d["aai"]) / 1e9
             gt = train_fps * 60000 / med(d["torch"]) / 1e9
-            out[f"mlp_train_t{t}"] = {"gflops": g, "peak": pk, "fraction": g / pk, "train_flops_per_sample": train_fps}
-            self.row("roofline", t, "mlp_train fraction of peak", g / pk, gt / pk, "torch eager", True)
-        self.res["roofline"] = out
+            out[f"{model}_train_t{t}"] = {"gflops": g, "peak": pk, "fraction": g / pk,
+                                          "train_flops_per_sample": train_fps}
+            self.row("roofline", t, f"{model}_train fraction of peak", g / pk, gt / pk,
+                     "torch eager", True)
 
     # ---- report -------------------------------------------------------------
     def table(self):
@@ -396,22 +404,26 @@ def main():
         if want("mlp_infer"):
             infer = b.infer("mlp", "fm_harness", threads, a.rounds, weights)
             b.peak_again("mlp_infer")
+        cnn = None
         if want("cnn_train") or want("cnn_infer"):
-            b.compile_model("fashion_cnn.aai", "cnn")
+            cnn = {"info": b.compile_model("fashion_cnn.aai", "cnn")}
             cw = b.w("cnn_t1.safetensors")
             if want("cnn_train"):
                 cw = b.train("cnn", "cnn", threads, a.train_rounds, a.cnn_epochs)
                 b.peak_again("cnn_train")
+                cnn["train"] = b.res["cnn_train"]
             else:
                 run([b.w("cnn"), "train", "--epochs", "1", "--quiet", "--metrics", b.w("mc.jsonl"),
                      "--out", cw], env=tenv(2))
             if want("cnn_infer"):
-                b.infer("cnn", "cnn_harness", threads, a.rounds, cw, n_b1=500, n_big=40)
+                cnn["infer"] = b.infer("cnn", "cnn_harness", threads, a.rounds, cw, n_b1=500,
+                                       n_big=40)
                 b.peak_again("cnn_infer")
         if want("startup"):
             b.startup(weights)
-        if infer and train:
-            b.roofline(info, infer, train, peak)
+        b.roofline("mlp", info, infer, train, peak)
+        if cnn:
+            b.roofline("cnn", cnn["info"], cnn.get("infer"), cnn.get("train"), peak)
         print(b.table())
         after = ", ".join(f"{k} {p['avx2_t1']} / {p['avx2_t2']}"
                           for k, p in b.res.get("peak_gflops_after", {}).items())

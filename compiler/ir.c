@@ -61,8 +61,21 @@ int ir_op_arity(IrOpKind op) {
     return (unsigned)op < IR_OP_COUNT ? op_table[op].arity : -1;
 }
 
+/* Elements of one sample of v's widest input with a batch dimension; 0
+ * when no input has one. */
+static int64_t batch_input_row(const IrValue *v) {
+    int64_t most = 0;
+    for (int k = 0; k < v->n_in; k++)
+        if (ir_shape_has_batch(v->in[k]->shape) && ir_shape_row_elems(v->in[k]->shape) > most)
+            most = ir_shape_row_elems(v->in[k]->shape);
+    return most;
+}
+
 int64_t ir_value_flops(const IrValue *v) {
     int64_t row = ir_shape_row_elems(v->shape);
+    /* a batch-free result of batch inputs sums over the batch (weight and
+     * bias gradients, losses): a sample's share is its own rows' work */
+    bool sums_batch = !ir_shape_has_batch(v->shape) && batch_input_row(v) > 0;
     switch (v->op) {
     case IR_OP_INPUT:
     case IR_OP_PARAM:
@@ -73,7 +86,9 @@ int64_t ir_value_flops(const IrValue *v) {
         const IrValue *a = v->in[0];
         int r = a->shape.rank; /* batched: the last two dims multiply */
         int64_t k = v->attr.i[0] ? a->shape.dims[r - 2] : a->shape.dims[r - 1];
-        return 2 * k * row;
+        /* contracting over the batch rows (x^T dy): each sample adds a
+         * rank-1 product the size of the result */
+        return k == IR_BATCH ? 2 * row : 2 * k * row;
     }
     case IR_OP_LINEAR: /* the product, then the folded bias add and relu */
         return 2 * v->in[0]->shape.dims[1] * row + (v->n_in == 3 ? row : 0) +
@@ -83,7 +98,11 @@ int64_t ir_value_flops(const IrValue *v) {
         return 2 * w.dims[1] * w.dims[2] * w.dims[3] * row + (v->n_in == 3 ? row : 0) +
                (v->attr.i[4] ? row : 0);
     }
-    default: return row;
+    case IR_OP_CONV2D_GRAD_W: { /* a sample: a multiply-add per weight per output pixel */
+        const IrShape dy = v->in[1]->shape;
+        return 2 * row * dy.dims[2] * dy.dims[3];
+    }
+    default: return sums_batch ? batch_input_row(v) : row;
     }
 }
 

@@ -158,8 +158,10 @@ typedef struct IrModule {
 /* The op table. */
 const char *ir_op_name(IrOpKind op);
 int ir_op_arity(IrOpKind op); /* -1: variadic */
-/* Floating-point operations of one sample of v (a multiply-add is two);
- * what the manifest's flops_per_sample and --report sum. */
+/* Floating-point operations of one sample of v (a multiply-add is two;
+ * an op summing over the batch counts one sample's share); what the
+ * manifest's flops_per_sample and train_flops_per_sample and --report
+ * sum. */
 int64_t ir_value_flops(const IrValue *v);
 const char *ir_unary_name(IrUnaryFn fn);
 const char *ir_init_name(IrInit init);

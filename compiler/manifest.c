@@ -114,6 +114,9 @@ char *manifest_build(const IrModule *m, const SemaProgram *prog) {
     cJSON_AddNumberToObject(arena, "row_floats", (double)row);
     cJSON_AddNumberToObject(j, "flops_per_sample",
                             (double)manifest_flops_per_sample(predict));
+    if (m->funcs[IR_ENTRY_TRAIN]) /* forward, loss and backward of a step */
+        cJSON_AddNumberToObject(j, "train_flops_per_sample",
+                                (double)manifest_flops_per_sample(m->funcs[IR_ENTRY_TRAIN]));
     if (prog->dataset_json)
         cJSON_AddItemReferenceToObject(j, "dataset", prog->dataset_json);
     if (prog->train_json)

@@ -14,8 +14,9 @@
 /* Returns a malloc'd, deterministic JSON text (caller frees). */
 char *manifest_build(const IrModule *m, const SemaProgram *prog);
 
-/* Multiply-adds counted as 2 FLOPs, per sample of the predict entry. */
-int64_t manifest_flops_per_sample(const IrFunc *predict);
+/* Multiply-adds counted as 2 FLOPs, per sample of an entry (predict, or
+ * the train step: forward, loss and backward, the optimizer not). */
+int64_t manifest_flops_per_sample(const IrFunc *f);
 
 /* Largest arena need over the module's entries. */
 void manifest_arena_size(const IrModule *m, int64_t *static_floats,

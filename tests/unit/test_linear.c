@@ -19,6 +19,7 @@
 #include "ir_count.h"
 #include "jit.h"
 #include "jit_runtime.h"
+#include "manifest.h"
 #include "pipeline.h"
 
 static const SrcLoc L0 = {0, 0, 0, 0};
@@ -233,4 +234,21 @@ Test(linear, folding_changes_no_bit) {
         check_same_bits(130, 300, d);
         check_same_bits(5, 8, d);
     }
+}
+
+/* FLOPs per row (manifest flops_per_sample / train_flops_per_sample):
+ * predict is the product plus the folded bias add and relu; a train step
+ * adds the weight gradient, one row's rank-1 share of x^T dy (not the
+ * batch times it, nor a negative count from the symbolic batch), a few
+ * element-wise ops per output, and no input gradient (x needs none). */
+Test(linear, flops_per_row_of_predict_and_train) {
+    const int64_t n = 130, k = 300;
+    Product p;
+    product_new(&p, n, k, (Dense){true, true, true});
+    int64_t fwd = manifest_flops_per_sample(p.m->funcs[IR_ENTRY_PREDICT]);
+    int64_t train = manifest_flops_per_sample(p.m->funcs[IR_ENTRY_TRAIN]);
+    cr_expect_eq(fwd, 2 * n * k + 2 * n);
+    cr_expect(train >= 4 * n * k + 2 * n && train <= 4 * n * k + 10 * n, "train %lld for %lld",
+              (long long)train, (long long)(4 * n * k));
+    product_free(&p);
 }
