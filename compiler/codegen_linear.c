@@ -134,7 +134,23 @@ static void dot_rows(CgCtx *c, LLVMBuilderRef b, LLVMValueRef fn, GemvPtrs p, Ep
     gloop_end(c, b, &lb, count);
 }
 
-/* Calls kernel(out, a, w [, bias]): out[N] = a[K] @ w^T through the
+/* A batch-1 kernel's pointer arguments, in the order both kinds take
+ * them: the weights first (the row-split call weighs a block by its
+ * weight floats), then out, a and the bias if any. */
+static void gemv_args(CgCtx *c, Args *a, GemvPtrs p, Epilogue e) {
+    arg_push(a, c->ptr, p.w);
+    arg_push(a, c->ptr, p.out);
+    arg_push(a, c->ptr, p.a);
+    if (e.bias) arg_push(a, c->ptr, p.bias);
+}
+
+/* The same arrays as the kernel `fn` (built with gemv_args) sees them. */
+static GemvPtrs gemv_params(LLVMValueRef fn, Epilogue e) {
+    return (GemvPtrs){LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 0),
+                      e.bias ? LLVMGetParam(fn, 3) : NULL};
+}
+
+/* Calls kernel(w, out, a [, bias]): out[N] = a[K] @ w^T through the
  * epilogue, built on first use (every product of the same N, K and
  * epilogue shares it). */
 static void gemv_call(CgCtx *c, GemvPtrs p, Epilogue e, int64_t n, int64_t k) {
@@ -142,15 +158,11 @@ static void gemv_call(CgCtx *c, GemvPtrs p, Epilogue e, int64_t n, int64_t k) {
     cg_key_add(&key, "gemv n%lld k%lld", (long long)n, (long long)k);
     epilogue_key(&key, e);
     Args a = {.n = 0};
-    arg_push(&a, c->ptr, p.out);
-    arg_push(&a, c->ptr, p.a);
-    arg_push(&a, c->ptr, p.w);
-    if (e.bias) arg_push(&a, c->ptr, p.bias);
+    gemv_args(c, &a, p, e);
     CgKernelDef def;
     if (!cg_kernel_call(c, &key, "gemv", a.ps, a.v, a.n, a.n, NULL, &def)) return;
     LLVMValueRef fn = def.fn;
-    GemvPtrs q = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), LLVMGetParam(fn, 2),
-                  e.bias ? LLVMGetParam(fn, 3) : NULL};
+    GemvPtrs q = gemv_params(fn, e);
     int64_t blocks = n / GEMV_ROWS;
     if (blocks > 0) dot_rows(c, def.b, fn, q, e, 0, ic(c, blocks), GEMV_ROWS, k);
     if (n % GEMV_ROWS) dot_rows(c, def.b, fn, q, e, blocks * GEMV_ROWS, ic(c, n % GEMV_ROWS), 1, k);
@@ -173,10 +185,7 @@ static void gemv_blocks_call(CgCtx *c, GemvPtrs p, Epilogue e, int64_t blocks, i
     cg_key_add(&key, "gemv_blocks k%lld", (long long)k);
     epilogue_key(&key, e);
     Args a = {.n = 0};
-    arg_push(&a, c->ptr, p.w);
-    arg_push(&a, c->ptr, p.out);
-    arg_push(&a, c->ptr, p.a);
-    if (e.bias) arg_push(&a, c->ptr, p.bias);
+    gemv_args(c, &a, p, e);
     int n_ptrs = a.n;
     arg_push(&a, c->i64, ic(c, blocks));
     /* floats a block advances each pointer by: the bias like the output */
@@ -184,8 +193,7 @@ static void gemv_blocks_call(CgCtx *c, GemvPtrs p, Epilogue e, int64_t blocks, i
     CgKernelDef def;
     if (!cg_kernel_call(c, &key, "gemv", a.ps, a.v, a.n, n_ptrs, rows, &def)) return;
     LLVMValueRef fn = def.fn;
-    GemvPtrs q = {LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), LLVMGetParam(fn, 0),
-                  e.bias ? LLVMGetParam(fn, 3) : NULL};
+    GemvPtrs q = gemv_params(fn, e);
     dot_rows(c, def.b, fn, q, e, 0, LLVMGetParam(fn, (unsigned)n_ptrs), GEMV_ROWS, k);
     cg_kernel_done(&def);
 }
