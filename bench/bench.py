@@ -3,7 +3,9 @@
 Workloads (README.md "Performance" explains the figures):
   peak        measured fp32 FMA peak (bench/peak.c), the roofline's limit;
               measured again after each workload, with a warning where 2
-              threads were not 1.7x 1 thread (the shared host took a core)
+              threads were not 1.7x 1 thread (the shared host took a core);
+              also the memory bandwidth at 1 and 2 threads (a triad), the
+              limit of the steps that only stream (printed, not a warning)
   compile     aaic wall time per example (median of 3) and --time-passes
   mlp_infer   examples/fashion_mlp.aai predict: batch-1 latency and batch-256
               throughput (bench/infer_harness.c calls the generated entry) vs
@@ -427,7 +429,8 @@ def main():
         if cnn:
             b.roofline("cnn", cnn["info"], cnn.get("infer"), cnn.get("train"), peak)
         print(b.table())
-        after = ", ".join(f"{k} {p['avx2_t1']} / {p['avx2_t2']}"
+        after = ", ".join(f"{k} {p['avx2_t1']} / {p['avx2_t2']} GFLOP/s, "
+                          f"{p.get('dram_t1')} / {p.get('dram_t2')} GB/s"
                           for k, p in b.res.get("peak_gflops_after", {}).items())
         print(f"\nmachine: {b.res['machine']['cpu']}, {b.res['machine']['cpus']} CPUs; "
               f"peak {peak} (1 / 2 threads after each workload: {after}); max |aai - torch| of "

@@ -1,16 +1,24 @@
-/* peak.c - the CPU's measured fp32 FMA peak, for the roofline figures.
+/* peak.c - the CPU's measured fp32 FMA peak, for the roofline figures,
+ * and its memory bandwidth, which bounds the steps that only stream.
  *
  * Each thread runs NACC independent FMA chains on 256-bit (AVX2) or 512-bit
  * (AVX-512) registers: enough chains to cover the FMA latency on every
  * pipe, so the loop is bound by FMA throughput alone. Best of 5 runs of
- * ~50 ms. Prints one JSON object in GFLOP/s (1 and 2 threads, AVX2 and,
- * when the CPU has it, AVX-512). Build: cc -O2 -pthread peak.c. */
+ * ~50 ms. The bandwidth is a triad (a = b + s c) over arrays far larger
+ * than any cache, each thread on its own third of them: on a small VM two
+ * threads often get little more than one, which caps the 2-thread
+ * speed-up of every step bound by memory (an optimizer's update, operand
+ * packing). Prints one JSON object: GFLOP/s (1 and 2 threads, AVX2 and,
+ * when the CPU has it, AVX-512) and GB/s (dram_t1, dram_t2).
+ * Build: cc -O2 -pthread peak.c. */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 enum { NACC = 12, ITERS = 2000000 };
+enum { TRIAD_FLOATS = 1 << 23, TRIAD_PASSES = 4 }; /* 3 x 32 MiB a thread */
 
 static double now(void) {
     struct timespec ts;
@@ -59,6 +67,41 @@ static double measure(void *(*fn)(void *), int threads, int lanes) {
     return best;
 }
 
+typedef struct Triad {
+    float *a, *b, *c;
+} Triad;
+
+static void *run_triad(void *arg) {
+    Triad *t = arg;
+    for (int pass = 0; pass < TRIAD_PASSES; pass++)
+        for (long i = 0; i < TRIAD_FLOATS; i++) t->a[i] = t->b[i] + 1.5f * t->c[i];
+    return NULL;
+}
+
+/* GB/s of the triad on `threads` threads (best of 3), counting the two
+ * loads and the store; 0 when the memory is not there. */
+static double measure_dram(int threads) {
+    Triad t[2];
+    double best = 0;
+    for (int i = 0; i < threads; i++) {
+        float *m = malloc(3 * sizeof(float) * TRIAD_FLOATS);
+        if (!m) return 0;
+        for (long j = 0; j < 3L * TRIAD_FLOATS; j++) m[j] = 1.0f; /* faulted in, not timed */
+        t[i] = (Triad){m, m + TRIAD_FLOATS, m + 2L * TRIAD_FLOATS};
+    }
+    for (int rep = 0; rep < 3; rep++) {
+        pthread_t th[2];
+        double t0 = now();
+        for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, run_triad, &t[i]);
+        for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+        double gbs = (double)threads * TRIAD_PASSES * TRIAD_FLOATS * 3 * sizeof(float) /
+                     (now() - t0) / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    for (int i = 0; i < threads; i++) free(t[i].a);
+    return best;
+}
+
 int main(void) {
     __builtin_cpu_init();
     int has512 = __builtin_cpu_supports("avx512f");
@@ -66,6 +109,6 @@ int main(void) {
     if (has512)
         printf(", \"avx512_t1\": %.1f, \"avx512_t2\": %.1f", measure(run_avx512, 1, 16),
                measure(run_avx512, 2, 16));
-    printf("}\n");
+    printf(", \"dram_t1\": %.1f, \"dram_t2\": %.1f}\n", measure_dram(1), measure_dram(2));
     return 0;
 }
