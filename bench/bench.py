@@ -22,6 +22,10 @@ Workloads (README.md "Performance" explains the figures):
               weights baked in (aaic --weights), and reading them from a
               file, vs python3 -c "import torch"
   memory      peak RSS of `model train` vs the planned bytes
+  step_scaling  each kernel of the MLP's training step (its products at
+              batch 64 and its Adam update, through libaairt) at 1 and 2
+              threads (bench/step_scaling.c): a step scales no better than
+              its kernels, whatever the pool does between them
   roofline    achieved GFLOP/s / measured peak, MLP and CNN: batch-256 inference
               (manifest flops_per_sample) and a training epoch
               (train_flops_per_sample: a step's forward and backward pass)
@@ -105,6 +109,9 @@ class Bench:
     # ---- tools ------------------------------------------------------------
     def build_tools(self):
         run(["cc", "-O3", "-pthread", os.path.join(ROOT, "bench", "peak.c"), "-o", self.w("peak")])
+        run(["cc", "-O2", os.path.join(ROOT, "bench", "step_scaling.c"),
+             "-I", os.path.join(ROOT, "runtime", "include"), "-I", os.path.join(ROOT, "runtime", "src"),
+             os.path.join(self.build, "lib", "libaairt.a")] + LIBS + ["-o", self.w("step_scaling")])
 
     def compile_model(self, example, name):
         src = os.path.join(ROOT, "examples", example)
@@ -305,6 +312,17 @@ class Bench:
                                "import_torch_ms": med(tt) * 1e3, "spawn_true_ms": ms["true"]}
         log(f"startup {self.res['startup']}")
 
+    def step_scaling(self):
+        """Each kernel of the MLP's training step at 1 and 2 threads: the
+        ceiling of the step's own 2-thread speed-up on this host now."""
+        r = last_json(run([self.w("step_scaling")]).stdout)
+        for k in r["kernels"] + [{"name": "step's kernels, summed", "us_t1": r["step_us_t1"],
+                                  "us_t2": r["step_us_t2"]}]:
+            self.row("step_scaling", 2, f"{k['name']} (us)", k["us_t2"], k["us_t1"], "aai 1 thread",
+                     False)
+        self.res["step_scaling"] = r
+        log(f"step_scaling {r}")
+
     def memory(self, info):
         n = info["n_param_floats"]
         arena = info["arena"]["static_floats"] + info["arena"]["row_floats"] * info["train"]["batch"]
@@ -377,7 +395,8 @@ def main():
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--cnn-epochs", type=int, default=2)
     p.add_argument("--startup-runs", type=int, default=30)
-    p.add_argument("--only", default="", help="comma list of: compile,mlp_infer,mlp_train,cnn_train,cnn_infer,startup")
+    p.add_argument("--only", default="", help="comma list of: compile,mlp_infer,mlp_train,cnn_train,cnn_infer,startup,"
+                   "step_scaling")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
     a = p.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
@@ -404,6 +423,8 @@ def main():
             else:
                 run([b.w("fm"), "train", "--epochs", "1", "--quiet", "--metrics", b.w("m.jsonl"),
                      "--out", weights], env=tenv(2))
+        if want("step_scaling"):
+            b.step_scaling()
         infer = None
         if want("mlp_infer"):
             infer = b.infer("mlp", "fm_harness", threads, a.rounds, weights)
