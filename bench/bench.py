@@ -22,10 +22,10 @@ Workloads (README.md "Performance" explains the figures):
               weights baked in (aaic --weights), and reading them from a
               file, vs python3 -c "import torch"
   memory      peak RSS of `model train` vs the planned bytes
-  step_scaling  each kernel of the MLP's training step (its products at
-              batch 64 and its Adam update, through libaairt) at 1 and 2
-              threads (bench/step_scaling.c): a step scales no better than
-              its kernels, whatever the pool does between them
+  step_scaling  the big kernels of the MLP's training step (its products
+              at batch 64 and its Adam update, through libaairt), replayed
+              in the step's order at 1 and 2 threads (bench/step_scaling.c):
+              a step scales no better than its kernels do
   roofline    achieved GFLOP/s / measured peak, MLP and CNN: batch-256 inference
               (manifest flops_per_sample) and a training epoch
               (train_flops_per_sample: a step's forward and backward pass)
@@ -316,7 +316,7 @@ class Bench:
         """Each kernel of the MLP's training step at 1 and 2 threads: the
         ceiling of the step's own 2-thread speed-up on this host now."""
         r = last_json(run([self.w("step_scaling")]).stdout)
-        for k in r["kernels"] + [{"name": "step's kernels, summed", "us_t1": r["step_us_t1"],
+        for k in r["kernels"] + [{"name": "the kernels of a step", "us_t1": r["step_us_t1"],
                                   "us_t2": r["step_us_t2"]}]:
             self.row("step_scaling", 2, f"{k['name']} (us)", k["us_t2"], k["us_t1"], "aai 1 thread",
                      False)
