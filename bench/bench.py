@@ -4,8 +4,11 @@ Workloads (README.md "Performance" explains the figures):
   peak        measured fp32 FMA peak (bench/peak.c), the roofline's limit;
               measured again after each workload, with a warning where 2
               threads were not 1.7x 1 thread (the shared host took a core);
-              also the memory bandwidth at 1 and 2 threads (a triad), the
-              limit of the steps that only stream (printed, not a warning)
+              also the sustained FMA rate (1.5 s, after the clock settles:
+              a note when two busy cores keep under 1.7x one, the ceiling
+              of a training epoch's 2-thread speed-up) and the memory
+              bandwidth at 1 and 2 threads (a triad), the limit of the
+              steps that only stream
   compile     aaic wall time per example (median of 3) and --time-passes
   mlp_infer   examples/fashion_mlp.aai predict: batch-1 latency and batch-256
               throughput (bench/infer_harness.c calls the generated entry) vs
@@ -165,6 +168,22 @@ class Bench:
             return None
         msg = "; ".join(msgs) + "; run again"
         self.res["host_warning"] = msg
+        return msg
+
+    def sustained_ceiling(self):
+        """The lowest ratio of sustained 2-thread to 1-thread FMA rate
+        over the probes, when under 1.7: a long compute-bound run (a
+        training epoch) cannot speed up more than that with a second
+        thread, whatever the code does."""
+        peaks = [self.res.get("peak_gflops", {})] + list(self.res.get("peak_gflops_after", {}).values())
+        ratios = [p["avx2_sustained_t2"] / p["avx2_sustained_t1"] for p in peaks
+                  if p.get("avx2_sustained_t1") and p.get("avx2_sustained_t2")]
+        if not ratios or min(ratios) >= 1.7:
+            return None
+        msg = (f"two busy cores sustained only {min(ratios):.2f}x one core's FMA rate "
+               f"(range {min(ratios):.2f}-{max(ratios):.2f}x over the probes): the ceiling of any "
+               f"long compute-bound 2-thread speed-up in this run")
+        self.res["sustained_ceiling"] = {"min": min(ratios), "max": max(ratios)}
         return msg
 
     def compile_times(self):
@@ -450,7 +469,8 @@ def main():
         if cnn:
             b.roofline("cnn", cnn["info"], cnn.get("infer"), cnn.get("train"), peak)
         print(b.table())
-        after = ", ".join(f"{k} {p['avx2_t1']} / {p['avx2_t2']} GFLOP/s, "
+        after = ", ".join(f"{k} {p['avx2_t1']} / {p['avx2_t2']} GFLOP/s "
+                          f"({p.get('avx2_sustained_t1')} / {p.get('avx2_sustained_t2')} sustained), "
                           f"{p.get('dram_t1')} / {p.get('dram_t2')} GB/s"
                           for k, p in b.res.get("peak_gflops_after", {}).items())
         print(f"\nmachine: {b.res['machine']['cpu']}, {b.res['machine']['cpus']} CPUs; "
@@ -460,6 +480,9 @@ def main():
         short = b.host_short_of_cores()
         if short:
             print(f"WARNING: {short}")
+        ceiling = b.sustained_ceiling()
+        if ceiling:
+            print(f"NOTE: {ceiling}")
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
         with open(a.out, "w") as f:
             json.dump(b.res, f, indent=1)
