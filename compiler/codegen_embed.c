@@ -111,8 +111,12 @@ static void build_wrappers(EmbedCg *g) {
     build_wrapper(g, "load", i32, (LLVMTypeRef[]){p, p, sz}, 3);
     build_wrapper(g, "load_file", i32, (LLVMTypeRef[]){p, p}, 2);
     build_wrapper(g, "save", i32, (LLVMTypeRef[]){p, p, sz, p}, 4);
-    if (g->s->train_api)
+    if (g->s->train_api) {
         build_wrapper(g, "train_step", i32, (LLVMTypeRef[]){p, p, p, p, i32, p}, 6);
+        build_wrapper(g, "set_epoch", i32, (LLVMTypeRef[]){p, i32}, 2);
+        build_wrapper(g, "set_lr", i32, (LLVMTypeRef[]){p, g->f32}, 2);
+        build_wrapper(g, "lr", g->f32, (LLVMTypeRef[]){p}, 1);
+    }
 }
 
 /* The entry points become internal (only the descriptor refers to them);

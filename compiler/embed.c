@@ -319,15 +319,15 @@ bool embed_write_header(const EmbedSpec *s, const char *path, char **err) {
             " *\n"
             " * Thread safety: a context is read-only during %s_predict; any number\n"
             " * of threads may predict with one context at once, each with its own\n"
-            " * scratch block. %s_train_step, %s_load and %s_save must not run\n"
-            " * concurrently with anything else on the same context. Matrix products\n"
-            " * go through OpenBLAS, which starts its own thread pool when the\n"
-            " * program loads; set OPENBLAS_NUM_THREADS=1 to keep every call on the\n"
-            " * calling thread.\n"
+            " * scratch block. %s_train_step, %s_set_epoch, %s_set_lr, %s_load and\n"
+            " * %s_save must not run concurrently with anything else on the same\n"
+            " * context. Large products and the optimizer update run on libaairt's\n"
+            " * threads (aairt_set_threads; default OPENBLAS_NUM_THREADS, else every\n"
+            " * CPU); set it to 1 to keep every call on the calling thread.\n"
             " *\n"
             " * Link: the object, then libaairt (pkg-config --libs aai). */\n",
             p, s->model_name, AAI_VERSION, p, up, up, p, p, p, p, up, up, p, up,
-            s->model_name, p, p, p, p);
+            s->model_name, p, p, p, p, p, p);
     fprintf(f, "#ifndef %s_AAI_H\n#define %s_AAI_H\n\n#include <stddef.h>\n\n", up, up);
     fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     fprintf(f, "/* Version of this header's layout and macros. */\n");
@@ -398,14 +398,23 @@ bool embed_write_header(const EmbedSpec *s, const char *path, char **err) {
     fprintf(f, "int %s_save(%s_ctx *ctx, void *buf, size_t cap, size_t *size);\n", p, p);
     if (s->train_api)
         fprintf(f,
-                "/* One optimizer step (the train block's optimizer and base learning\n"
-                " * rate, state in the context) on batch rows: raw features and\n"
-                " * %s_LABEL_WIDTH floats of labels per row (class indices as floats).\n"
-                " * *loss (may be NULL) gets the batch's mean loss. Allocates nothing\n"
-                " * once warmed. */\n"
+                "/* One optimizer step (the train block's optimizer, state in the\n"
+                " * context) on batch rows: raw features and %s_LABEL_WIDTH floats of\n"
+                " * labels per row (class indices as floats). *loss (may be NULL) gets\n"
+                " * the batch's mean loss. Allocates nothing once warmed. The learning\n"
+                " * rate is the train block's base rate until %s_set_epoch or\n"
+                " * %s_set_lr changes it. */\n"
                 "int %s_train_step(%s_ctx *ctx, void *scratch, const float *x,\n"
-                "    const float *labels, int batch, float *loss);\n",
-                up, p, p);
+                "    const float *labels, int batch, float *loss);\n"
+                "/* The learning rate of the train block's schedule for 0-based epoch\n"
+                " * `epoch` (what `./%s train` uses then); call it as each epoch\n"
+                " * starts. 0, or -1 for a negative epoch. */\n"
+                "int %s_set_epoch(%s_ctx *ctx, int epoch);\n"
+                "/* A learning rate of your own (finite, >= 0) for the next steps. 0 or -1. */\n"
+                "int %s_set_lr(%s_ctx *ctx, float lr);\n"
+                "/* The learning rate the next %s_train_step uses. */\n"
+                "float %s_lr(const %s_ctx *ctx);\n",
+                up, p, p, p, p, s->model_name, p, p, p, p, p, p, p);
     fprintf(f, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
     bool ok = !ferror(f);
     ok &= fclose(f) == 0;

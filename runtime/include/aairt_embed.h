@@ -21,8 +21,8 @@
  *
  * Threads: a context is read-only during predict, so several threads may
  * predict with one context at once, each with its own scratch block.
- * train_step, load and save modify or read the whole context: nothing else
- * may use that context meanwhile. */
+ * train_step, set_epoch, set_lr, load and save modify or read the whole
+ * context: nothing else may use that context meanwhile. */
 #ifndef AAIRT_EMBED_H
 #define AAIRT_EMBED_H
 
@@ -92,9 +92,21 @@ int aairt_embed_predict(const AairtEmbed *e, void *ctx, void *scratch, const flo
                         float *out, int batch);
 /* One optimizer step on a batch (train API): features as for predict,
  * labels as floats (class indices for classification), mean loss in *loss
- * (may be NULL). The learning rate is the train block's base rate. */
+ * (may be NULL). The learning rate is the train block's base rate until
+ * set_epoch or set_lr changes it. */
 int aairt_embed_train_step(const AairtEmbed *e, void *ctx, void *scratch, const float *x,
                            const float *labels, int batch, float *loss);
+/* Sets the learning rate to what the train block's schedule gives 0-based
+ * `epoch` of its `epochs` (the rate `./model train` uses in that epoch).
+ * Call it at the start of each epoch. 0, or -1 (a negative epoch, or no
+ * train API). */
+int aairt_embed_set_epoch(const AairtEmbed *e, void *ctx, int epoch);
+/* Sets the learning rate of the next steps directly (finite, >= 0), for a
+ * schedule of the caller's own. 0 or -1. */
+int aairt_embed_set_lr(const AairtEmbed *e, void *ctx, float lr);
+/* The learning rate the next train_step uses; -1 for a context that failed
+ * to initialise or has no train API. */
+float aairt_embed_lr(const AairtEmbed *e, const void *ctx);
 /* The context's last error message ("" when none). */
 const char *aairt_embed_error(const AairtEmbed *e, const void *ctx);
 

@@ -11,6 +11,7 @@
 #include "aairt_embed.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +52,9 @@ typedef struct EmbedCtx {
     int64_t stats_used;
     EmbedSide features, label;
     AairtOptimizer opt;    /* train API: m, v point into the state block */
+    AairtSchedule schedule; /* train API: the train block's, for set_epoch */
+    float base_lr;
+    int64_t epochs;
     float *grads;
     char err[256];
 } EmbedCtx;
@@ -272,20 +276,19 @@ static EmbedCtx *ctx_of(const AairtEmbed *e, const void *ctx) {
     return c;
 }
 
-/* The train block's optimizer, from the manifest (defaults: Adam). */
+/* The train block's optimizer and schedule, from the manifest (defaults:
+ * Adam at a constant rate). */
 static int optimizer_setup(EmbedCtx *c, float *state_tail) {
     const AairtEmbed *e = c->e;
-    AairtOptimizerSpec spec;
-    aairt_optimizer_spec_default(&spec, AAIRT_OPT_ADAM);
-    cJSON *root = cJSON_Parse(e->model->manifest_json);
-    const cJSON *train = cJSON_GetObjectItemCaseSensitive(root, "train");
-    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(train, "optimizer");
+    AairtManifest man;
     AairtError err;
-    int rc = 0;
-    if (opt && aairt_optimizer_spec_from_json(opt, &spec, &err))
-        rc = ctx_fail(c, "manifest: %s", err.msg);
-    cJSON_Delete(root);
-    if (rc) return rc;
+    if (aairt_manifest_parse(e->model->manifest_json, &man, &err))
+        return ctx_fail(c, "manifest: %s", err.msg);
+    const AairtOptimizerSpec spec = man.train.optimizer;
+    c->schedule = man.train.schedule;
+    c->epochs = man.train.epochs;
+    c->base_lr = spec.lr;
+    aairt_manifest_free(&man);
     size_t stride = round_up((size_t)n_params(e) * sizeof(float)) / sizeof(float);
     c->grads = state_tail;
     c->opt = (AairtOptimizer){.kind = spec.kind, .lr = spec.lr, .momentum = spec.momentum,
@@ -384,6 +387,40 @@ int aairt_embed_train_step(const AairtEmbed *e, void *ctx, void *scratch, const 
     m->train_step(&args);
     if (loss) *loss = l;
     return 0;
+}
+
+/* ---- learning rate ------------------------------------------------------ */
+
+static EmbedCtx *trainable(const AairtEmbed *e, void *ctx, const char *what) {
+    EmbedCtx *c = ready(e, ctx);
+    if (c && !(e->flags & AAIRT_EMBED_TRAIN_API)) {
+        ctx_fail(c, "%s: compiled without --train-api", what);
+        return NULL;
+    }
+    return c;
+}
+
+int aairt_embed_set_epoch(const AairtEmbed *e, void *ctx, int epoch) {
+    EmbedCtx *c = trainable(e, ctx, "set_epoch");
+    if (!c) return -1;
+    if (epoch < 0) return ctx_fail(c, "set_epoch: epoch %d is negative", epoch);
+    c->opt.lr = aairt_schedule_lr(&c->schedule, c->base_lr, epoch, c->epochs);
+    return 0;
+}
+
+int aairt_embed_set_lr(const AairtEmbed *e, void *ctx, float lr) {
+    EmbedCtx *c = trainable(e, ctx, "set_lr");
+    if (!c) return -1;
+    if (!(lr >= 0.0f && lr <= FLT_MAX))
+        return ctx_fail(c, "set_lr: %g is not a finite rate >= 0", (double)lr);
+    c->opt.lr = lr;
+    return 0;
+}
+
+float aairt_embed_lr(const AairtEmbed *e, const void *ctx) {
+    const EmbedCtx *c = ctx_of(e, ctx);
+    if (!c || !c->ok || !(e->flags & AAIRT_EMBED_TRAIN_API)) return -1.0f;
+    return c->opt.lr;
 }
 
 /* ---- weights as safetensors --------------------------------------------- */

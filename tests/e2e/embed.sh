@@ -72,7 +72,10 @@ cmp "$work/cli.txt" "$work/embed.txt" || fail "regression predictions differ"
 echo "ok: regression model"
 
 # Weights at run time, on-device training, save/load.
-"$aaic" -c examples/iris.aai --prefix m --train-api -o "$work/m.o" --header "$work/m.h"
+# (iris with a step schedule: embed_train checks m_set_epoch against it.)
+sed 's/^    epochs    = 100$/&\n    schedule  = step(every = 2, gamma = 0.5)/' examples/iris.aai > "$work/iris_step.aai"
+grep -q 'schedule  = step' "$work/iris_step.aai" || fail "could not add a schedule to iris.aai"
+"$aaic" -c "$work/iris_step.aai" --prefix m --train-api -o "$work/m.o" --header "$work/m.h"
 grep -q 'M_HAS_WEIGHTS 0' "$work/m.h" || fail "M_HAS_WEIGHTS should be 0"
 $CC -std=c11 -Wall -Wextra -Werror $inc tests/e2e/embed_train.c "$work/m.o" $libs -o "$work/embed_train"
 (cd "$work" && ./embed_train iris.safetensors "$src/examples/data/iris.csv") || fail "on-device training"

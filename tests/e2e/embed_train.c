@@ -2,9 +2,13 @@
  * tests/e2e/embed.sh from `aaic -c --train-api --prefix m`).
  *
  * usage: embed_train WEIGHTS.safetensors ROWS.csv (features..., label)
- * Loads the weights, takes 30 Adam steps on the rows, checks the loss went
- * down, saves the weights to memory, loads them into a second context and
- * checks both predict the same bits. Exit 0 on success. */
+ * The model is iris with Adam(lr = 0.01) and a step(every = 2, gamma = 0.5)
+ * schedule. Checks the learning rate calls (m_lr, m_set_epoch against the
+ * schedule, m_set_lr, and that a zero rate leaves the weights alone),
+ * takes 30 Adam steps on the rows, checks the loss went down, saves the
+ * weights to memory, loads them into a second context and checks both
+ * predict the same bits. Exit 0 on success. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,36 @@ static _Alignas(64) unsigned char scratch[M_SCRATCH_SIZE(ROWS)];
 static _Alignas(64) float weights[M_PARAM_COUNT], weights2[M_PARAM_COUNT];
 static float x[ROWS * M_INPUT_WIDTH], y[ROWS], out1[ROWS * M_OUTPUT_WIDTH],
     out2[ROWS * M_OUTPUT_WIDTH];
+
+static int fail(const char *what, m_ctx *ctx) {
+    fprintf(stderr, "%s (error: '%s')\n", what, m_error(ctx));
+    return 1;
+}
+
+/* The rate the schedule gives `epoch`, as the runtime computes it: in
+ * double, rounded to float once. */
+static float step_rate(int epoch) { return (float)(0.01 * pow(0.5, (double)(epoch / 2))); }
+
+static int check_learning_rate(m_ctx *ctx) {
+    if (m_lr(ctx) != 0.01f) return fail("the first rate is not the train block's", ctx);
+    const int epochs[] = {0, 1, 2, 3, 4, 9, 0};
+    for (size_t i = 0; i < sizeof epochs / sizeof *epochs; i++)
+        if (m_set_epoch(ctx, epochs[i]) || m_lr(ctx) != step_rate(epochs[i]))
+            return fail("m_set_epoch does not follow the schedule", ctx);
+    if (m_set_epoch(ctx, -1) == 0 || !strstr(m_error(ctx), "negative"))
+        return fail("m_set_epoch took a negative epoch", ctx);
+    if (m_set_lr(ctx, -0.5f) == 0 || m_set_lr(ctx, NAN) == 0 || m_lr(ctx) != 0.01f)
+        return fail("m_set_lr took a bad rate", ctx);
+    /* A zero rate: Adam's moments move, the weights must not. */
+    if (m_set_lr(ctx, 0.0f) || m_lr(ctx) != 0.0f) return fail("m_set_lr(0)", ctx);
+    if (m_predict(ctx, scratch, x, out1, 8)) return fail("predict", ctx);
+    float loss;
+    if (m_train_step(ctx, scratch, x, y, 8, &loss)) return fail("train_step", ctx);
+    if (m_predict(ctx, scratch, x, out2, 8)) return fail("predict", ctx);
+    if (memcmp(out1, out2, 8 * M_OUTPUT_WIDTH * sizeof(float)) != 0)
+        return fail("a step at rate 0 changed the predictions", ctx);
+    return m_set_epoch(ctx, 0) ? fail("m_set_epoch(0)", ctx) : 0;
+}
 
 int main(int argc, char **argv) {
     if (argc != 3) return 2;
@@ -40,6 +74,7 @@ int main(int argc, char **argv) {
         n++;
     }
     fclose(f);
+    if (check_learning_rate(ctx)) return 1;
     float first = 0, loss = 0;
     for (int step = 0; step < 30; step++) {
         if (m_train_step(ctx, scratch, x, y, n, &loss)) {
