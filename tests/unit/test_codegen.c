@@ -214,6 +214,26 @@ static int count_kernels(const char *ir, const char *op) {
     return n;
 }
 
+/* Whether the first kernel `aai.<op>.` in textual IR carries function
+ * attribute `attr` (through its `#N` attribute group). */
+static bool kernel_has_attr(const char *ir, const char *op, const char *attr) {
+    char def[80], group[32];
+    snprintf(def, sizeof def, "define internal void @aai.%s.", op);
+    const char *d = strstr(ir, def);
+    cr_assert(d, "no %s kernel", op);
+    const char *brace = strchr(d, '{'), *hash = d;
+    for (const char *q = d; q < brace; q++)
+        if (*q == '#') hash = q;
+    cr_assert(hash != d, "the %s kernel has no attribute group", op);
+    int n = atoi(hash + 1);
+    snprintf(group, sizeof group, "\nattributes #%d = {", n);
+    const char *g = strstr(ir, group);
+    cr_assert(g, "attribute group #%d not found", n);
+    const char *end = strchr(g + 1, '\n');
+    const char *hit = strstr(g, attr);
+    return hit && (!end || hit < end);
+}
+
 /* Runs the pass pipeline on m and returns its LLVM IR as text, unoptimised
  * (-O0), as the kernels were built (free it). */
 static char *module_ir(IrModule *m) {
@@ -254,6 +274,8 @@ Test(codegen_shared, one_kernel_for_every_width) {
     char *ir = module_ir(m), *err = NULL;
     cr_expect_eq(count_kernels(ir, "add"), 1, "one bias-add kernel for both widths");
     cr_expect_eq(count_kernels(ir, "relu"), 1, "one relu kernel for both shapes");
+    cr_expect(!kernel_has_attr(ir, "relu", "optnone"), "element-wise kernels are optimised");
+    cr_expect(!kernel_has_attr(ir, "add", "optnone"), "element-wise kernels are optimised");
     free(ir);
 
     Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
@@ -318,6 +340,10 @@ Test(codegen_shared, convolutions_share_their_kernels) {
     char *ir = module_ir(m), *err = NULL;
     cr_expect_eq(count_kernels(ir, "im2col"), 1, "one im2col kernel for both windows");
     cr_expect_eq(count_kernels(ir, "matmul"), 1, "one batched product for both convolutions");
+    /* Both only call libaairt: the -O0 code generator takes them (faster
+     * to compile, as fast to run). */
+    cr_expect(kernel_has_attr(ir, "im2col", "optnone"), "im2col is not optimised");
+    cr_expect(kernel_has_attr(ir, "matmul", "optnone"), "the batched product is not optimised");
     free(ir);
 
     Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
