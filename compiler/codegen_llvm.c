@@ -216,7 +216,10 @@ static LLVMValueRef kernel_declare(CgCtx *c, const char *name, LLVMTypeRef fty, 
     return fn;
 }
 
-void cg_kernel_unoptimized(CgCtx *c, LLVMValueRef fn) { add_fn_attr(c, fn, "optnone"); }
+void cg_kernel_unoptimized(CgCtx *c, LLVMValueRef fn) {
+    add_fn_attr(c, fn, "noinline"); /* optnone requires it */
+    add_fn_attr(c, fn, "optnone");
+}
 
 bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
                     LLVMValueRef *args, int n, int n_ptrs, const int64_t *rows,
