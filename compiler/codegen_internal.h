@@ -106,11 +106,12 @@ bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
                     CgKernelDef *def);
 /* Ends the kernel's body with `ret void` and disposes its builder. */
 void cg_kernel_done(CgKernelDef *def);
-/* Marks a kernel whose body only passes its arguments on to libaairt
- * (optnone): it skips the optimiser and goes to the -O0 code generator
- * with the entries (codegen_parallel.c), where it costs a fraction of an
- * optimised kernel's compile time and runs as fast. */
-void cg_kernel_unoptimized(CgCtx *c, LLVMValueRef fn);
+/* Marks a function whose body only passes arguments on (an entry, a part
+ * function, a kernel that only calls libaairt) noinline and optnone: it
+ * skips the optimiser and goes to the -O0 code generator
+ * (codegen_parallel.c), where it costs a fraction of an optimised
+ * function's compile time and runs as fast. */
+void cg_unoptimized(CgCtx *c, LLVMValueRef fn);
 
 /* An alloca at the top of the function's entry block `entry`: static
  * stack space however often the code using it runs (promoted to a register

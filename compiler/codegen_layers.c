@@ -817,6 +817,6 @@ void cg_emit_layer(CgCtx *c, const IrValue *v) {
     case IR_OP_REDUCE_MAX_GRAD: emit_reduce_max(&k, true); break;
     default: assert(0 && "not a layer op"); break;
     }
-    if (only_calls_runtime(v)) cg_kernel_unoptimized(c, k.fn);
+    if (only_calls_runtime(v)) cg_unoptimized(c, k.fn);
     lk_end(&k);
 }

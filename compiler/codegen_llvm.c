@@ -216,7 +216,7 @@ static LLVMValueRef kernel_declare(CgCtx *c, const char *name, LLVMTypeRef fty, 
     return fn;
 }
 
-void cg_kernel_unoptimized(CgCtx *c, LLVMValueRef fn) {
+void cg_unoptimized(CgCtx *c, LLVMValueRef fn) {
     add_fn_attr(c, fn, "noinline"); /* optnone requires it */
     add_fn_attr(c, fn, "optnone");
 }
@@ -275,8 +275,7 @@ static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
      * instruction selection, no optimization); batch-1 latency, where an
      * entry's overhead would show, measured the same either way (MLP
      * 18.3-18.9 us, CNN 58.2-58.5 us, bench/infer_harness.c). */
-    add_fn_attr(c, fn, "noinline");
-    add_fn_attr(c, fn, "optnone");
+    cg_unoptimized(c, fn);
     LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
     LLVMPositionBuilderAtEnd(c->b, bb);
     LLVMValueRef args = LLVMGetParam(fn, 0);

@@ -99,7 +99,7 @@ static LLVMValueRef part_function(CgCtx *c, LLVMTypeRef kty, LLVMTypeRef ctx_ty,
     LLVMTypeRef ps[3] = {c->ptr, c->i64, c->i64};
     fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->void_t, ps, 3, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
-    cg_kernel_unoptimized(c, fn); /* loads, offsets and one call */
+    cg_unoptimized(c, fn); /* loads, offsets and one call */
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
     LLVMValueRef ctx = LLVMGetParam(fn, 0), lo = LLVMGetParam(fn, 1), hi = LLVMGetParam(fn, 2);
