@@ -55,7 +55,9 @@ typedef struct AairtOptimizer {
 /* Applies one update to all n parameters. Called by generated train_step
  * after the backward pass; vectorized, never allocates. Screens the n
  * gradients and updated parameters for NaN/Inf on the way (sets
- * opt->checked and opt->nonfinite), so no second pass over them is needed. */
+ * opt->checked and opt->nonfinite), so no second pass over them is needed:
+ * it tests the parameters it writes, which a NaN/Inf gradient always
+ * makes NaN/Inf (optim.c). */
 void aairt_optimizer_step(AairtOptimizer *opt, float *params,
                           const float *grads, int64_t n);
 

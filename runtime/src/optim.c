@@ -10,6 +10,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +27,24 @@
 #define AAIRT_VECTOR_CLONES
 #endif
 
-/* 1 when x is NaN or infinite: an unordered-or-greater compare, which the
- * loops below OR-reduce (vectorized) alongside the update. */
-#define NONFINITE(x) (!(fabsf(x) <= FLT_MAX))
+/* Checking the updated parameters. A non-finite gradient (or parameter,
+ * or state) always makes the updated parameter non-finite: each loop
+ * below only multiplies, adds and divides it with finite numbers, and
+ * none of those turns NaN or infinity into a number (0 * inf is NaN). So
+ * the loops screen the parameters they write, not the gradients too. The
+ * screen keeps the largest exponent field it sees (an integer max, which
+ * vectorizes to two instructions); all ones means NaN or infinity. A float
+ * compare of both operands, OR-reduced, cost a third of Adam's time (349
+ * against 249 us over 235k parameters, 1 thread, warm caches). */
+enum { EXPONENT_BITS = 0x7f800000u };
+
+static inline uint32_t exponent_of(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u & EXPONENT_BITS;
+}
+
+static inline uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
 /* SGD: d = g + wd*p; buf = mu*buf + (1-dampening)*d (buf = d on the first
  * step); d = nesterov ? d + mu*buf : buf; p -= lr*d. */
@@ -39,23 +56,23 @@ static int sgd_step(AairtOptimizer *opt, float *restrict p,
                     const float *restrict g, int64_t off, int64_t n) {
     const float lr = opt->lr, wd = opt->weight_decay, mu = opt->momentum;
     const float neg_lr = -lr;
-    int bad = 0;
+    uint32_t top = 0;
     if (mu == 0.0f) {
         if (wd == 0.0f) {
             for (int64_t i = 0; i < n; i++) {
                 float pi = p[i] + neg_lr * g[i];
                 p[i] = pi;
-                bad |= NONFINITE(g[i]) | NONFINITE(pi);
+                top = max_u32(top, exponent_of(pi));
             }
         } else {
             for (int64_t i = 0; i < n; i++) {
                 float d = g[i] + wd * p[i];
                 float pi = p[i] + neg_lr * d;
                 p[i] = pi;
-                bad |= NONFINITE(g[i]) | NONFINITE(pi);
+                top = max_u32(top, exponent_of(pi));
             }
         }
-        return bad;
+        return top == EXPONENT_BITS;
     }
     float *restrict buf = opt->m + off;
     const float keep = 1.0f - opt->dampening;
@@ -68,9 +85,9 @@ static int sgd_step(AairtOptimizer *opt, float *restrict p,
         float u = nesterov ? d + mu * b : b;
         float pi = p[i] + neg_lr * u;
         p[i] = pi;
-        bad |= NONFINITE(g[i]) | NONFINITE(pi);
+        top = max_u32(top, exponent_of(pi));
     }
-    return bad;
+    return top == EXPONENT_BITS;
 }
 
 /* Adam / AdamW: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
@@ -83,6 +100,37 @@ static int sgd_step(AairtOptimizer *opt, float *restrict p,
  * divider operation cost 17 % of the step (235k parameters, 1 thread: 368
  * -> 307 us); the denominator moves by at most an ulp, far inside the
  * 1e-5 the PyTorch fixtures are checked to. */
+/* The scalars of one Adam step. */
+typedef struct AdamScalars {
+    float beta1, beta2, one_m_b1, one_m_b2;
+    float neg_step_size, inv_bc2_sqrt, eps;
+    float l2;    /* Adam's weight decay, added to the gradient */
+    float decay; /* AdamW's: p is scaled by it first, as PyTorch's p.mul_(1 - lr*wd) */
+} AdamScalars;
+
+/* The update over n parameters; returns the largest exponent field of the
+ * updated ones. `weighted` applies l2 and decay: a separate instance of
+ * the loop, since their two multiply-adds cost 9 % of the plain one (277
+ * against 253 us, as above). */
+static inline __attribute__((always_inline)) uint32_t
+adam_pass(const AdamScalars *k, bool weighted, float *restrict p, const float *restrict g,
+          float *restrict m, float *restrict v, int64_t n) {
+    const AdamScalars s = *k; /* in registers: p's stores cannot touch them */
+    uint32_t top = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float gi = weighted ? g[i] + s.l2 * p[i] : g[i];
+        float mi = m[i] * s.beta1 + s.one_m_b1 * gi;
+        float vi = v[i] * s.beta2 + s.one_m_b2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) * s.inv_bc2_sqrt + s.eps;
+        float pi = (weighted ? p[i] * s.decay : p[i]) + s.neg_step_size * (mi / denom);
+        p[i] = pi;
+        top = max_u32(top, exponent_of(pi));
+    }
+    return top;
+}
+
 /* Vectorizes only with -fno-math-errno (GCC otherwise guards each sqrtf with
  * an errno branch; the pragma/attribute forms do not help): v >= 0 here, so
  * the flag changes nothing but speed. */
@@ -93,32 +141,23 @@ static int adam_step(AairtOptimizer *opt, float *restrict p,
     const double b1 = (double)opt->beta1, b2 = (double)opt->beta2;
     const double bc1 = 1.0 - pow(b1, (double)t);
     const double bc2 = 1.0 - pow(b2, (double)t);
-    const float neg_step_size = (float)(-((double)opt->lr / bc1));
-    const float inv_bc2_sqrt = (float)(1.0 / sqrt(bc2));
-    const float beta1 = opt->beta1, beta2 = opt->beta2;
-    const float one_m_b1 = (float)(1.0 - b1), one_m_b2 = (float)(1.0 - b2);
-    const float eps = opt->eps, wd = opt->weight_decay;
-    float *restrict m = opt->m + off;
-    float *restrict v = opt->v + off;
-
-    if (opt->kind == AAIRT_OPT_ADAMW && wd != 0.0f) {
-        const float decay = (float)(1.0 - (double)opt->lr * (double)wd);
-        for (int64_t i = 0; i < n; i++) p[i] = p[i] * decay;
-    }
-    const float l2 = opt->kind == AAIRT_OPT_ADAM ? wd : 0.0f;
-    int bad = 0;
-    for (int64_t i = 0; i < n; i++) {
-        float gi = g[i] + l2 * p[i];
-        float mi = m[i] * beta1 + one_m_b1 * gi;
-        float vi = v[i] * beta2 + one_m_b2 * (gi * gi);
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) * inv_bc2_sqrt + eps;
-        float pi = p[i] + neg_step_size * (mi / denom);
-        p[i] = pi;
-        bad |= NONFINITE(g[i]) | NONFINITE(pi);
-    }
-    return bad;
+    const float wd = opt->weight_decay;
+    const bool adamw = opt->kind == AAIRT_OPT_ADAMW;
+    const AdamScalars s = {
+        .beta1 = opt->beta1,
+        .beta2 = opt->beta2,
+        .one_m_b1 = (float)(1.0 - b1),
+        .one_m_b2 = (float)(1.0 - b2),
+        .neg_step_size = (float)(-((double)opt->lr / bc1)),
+        .inv_bc2_sqrt = (float)(1.0 / sqrt(bc2)),
+        .eps = opt->eps,
+        .l2 = adamw ? 0.0f : wd,
+        .decay = adamw ? (float)(1.0 - (double)opt->lr * (double)wd) : 1.0f,
+    };
+    float *m = opt->m + off, *v = opt->v + off;
+    uint32_t top = wd != 0.0f ? adam_pass(&s, true, p, g, m, v, n)
+                              : adam_pass(&s, false, p, g, m, v, n);
+    return top == EXPONENT_BITS;
 }
 
 /* The update is a memory-bound stream; at 2 threads each streams half.

@@ -209,3 +209,67 @@ Test(optim, threaded_update_is_bitwise_the_serial_one) {
         free(p1), free(p3), free(m1), free(m3);
     }
 }
+
+/* The update screens only the parameters it writes (optim.c): a NaN or
+ * infinite gradient or parameter must still be reported whatever the
+ * optimizer and its settings, including a zero learning rate (0 * inf is
+ * NaN), and a gradient large enough to overflow Adam's v but finite must
+ * not be. */
+typedef struct Screen {
+    const char *name;
+    AairtOptimizerKind kind;
+    float lr, momentum, dampening, weight_decay;
+} Screen;
+
+static int screened(const Screen *c, float grad, float param) {
+    enum { N = 40000 }; /* over SPLIT_MIN: 2 threads take a range each */
+    AairtOptimizerSpec spec;
+    aairt_optimizer_spec_default(&spec, c->kind);
+    spec.lr = c->lr;
+    spec.momentum = c->momentum;
+    spec.dampening = c->dampening;
+    spec.weight_decay = c->weight_decay;
+    AairtOptimizer opt;
+    cr_assert_eq(aairt_optimizer_init(&opt, &spec, N, NULL), 0);
+    float *p = malloc(N * sizeof *p), *g = malloc(N * sizeof *g);
+    cr_assert(p && g);
+    for (int i = 0; i < N; i++) p[i] = 0.5f, g[i] = 0.25f;
+    aairt_set_threads(2);
+    aairt_optimizer_step(&opt, p, g, N); /* momentum buffers filled */
+    cr_assert_eq(opt.nonfinite, 0, "%s: a finite step flagged", c->name);
+    g[N / 3] = grad;
+    p[N / 3] = param;
+    aairt_optimizer_step(&opt, p, g, N);
+    int flagged = opt.nonfinite;
+    aairt_set_threads(1);
+    aairt_optimizer_free(&opt);
+    free(p), free(g);
+    return flagged;
+}
+
+Test(optim, every_nonfinite_gradient_or_parameter_is_reported) {
+    static const Screen cases[] = {
+        {"sgd", AAIRT_OPT_SGD, 0.1f, 0, 0, 0},
+        {"sgd lr 0", AAIRT_OPT_SGD, 0.0f, 0, 0, 0},
+        {"sgd wd", AAIRT_OPT_SGD, 0.1f, 0, 0, 0.01f},
+        {"sgd momentum", AAIRT_OPT_SGD, 0.1f, 0.9f, 0, 0},
+        {"sgd dampening 1", AAIRT_OPT_SGD, 0.1f, 0.9f, 1.0f, 0},
+        {"adam", AAIRT_OPT_ADAM, 1e-3f, 0, 0, 0},
+        {"adam lr 0", AAIRT_OPT_ADAM, 0.0f, 0, 0, 0},
+        {"adam wd", AAIRT_OPT_ADAM, 1e-3f, 0, 0, 0.01f},
+        {"adamw", AAIRT_OPT_ADAMW, 1e-3f, 0, 0, 0.01f},
+    };
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+            cr_expect(screened(&cases[c], bad[b], 0.5f), "%s: gradient %g not reported",
+                      cases[c].name, (double)bad[b]);
+            cr_expect(screened(&cases[c], 0.25f, bad[b]), "%s: parameter %g not reported",
+                      cases[c].name, (double)bad[b]);
+        }
+    }
+    /* Finite gradients are not flagged, even where g*g overflows (Adam's
+     * step then goes to 0, as in PyTorch). */
+    cr_expect(!screened(&cases[5], 3e38f, 0.5f), "adam: a finite gradient flagged");
+    cr_expect(!screened(&cases[0], -3e38f, 0.5f), "sgd: a finite gradient flagged");
+}
