@@ -323,7 +323,10 @@ INLINE_AVX2 void wide_block(const Job *job, int i, int col, const int ROWS, cons
     const float *a = g->a + (size_t)p0 * (size_t)g->lda + i;
     const float *b = g->b + (size_t)p0 * (size_t)g->ldb + col;
     for (int p = p0; p < p1; p++, a += g->lda, b += g->ldb) {
-        const float *ahead = b + PREFETCH_ROWS * (size_t)g->ldb;
+        /* Never past B's last row: a prefetch into a page that is not
+         * mapped costs a page walk on AMD (16 x 784 x 64 ran at half speed,
+         * 90 against 46 us, when B ended where its mapping did). */
+        const float *ahead = p + PREFETCH_ROWS < g->k ? b + PREFETCH_ROWS * (size_t)g->ldb : b;
         _mm_prefetch((const char *)ahead, _MM_HINT_T0);
         _mm_prefetch((const char *)(ahead + VECS * VEC - 1), _MM_HINT_T0);
         if (VECS > 2) _mm_prefetch((const char *)(ahead + 2 * VEC), _MM_HINT_T0);
