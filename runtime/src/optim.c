@@ -8,7 +8,6 @@
  * when it passes them to a float kernel. */
 #include "optim.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -100,6 +99,7 @@ static int sgd_step(AairtOptimizer *opt, float *restrict p,
  * divider operation cost 17 % of the step (235k parameters, 1 thread: 368
  * -> 307 us); the denominator moves by at most an ulp, far inside the
  * 1e-5 the PyTorch fixtures are checked to. */
+
 /* The scalars of one Adam step. */
 typedef struct AdamScalars {
     float beta1, beta2, one_m_b1, one_m_b2;
