@@ -361,12 +361,21 @@ int aairt_embed_predict(const AairtEmbed *e, void *ctx, void *scratch, const flo
     return 0;
 }
 
+/* The context, ready and built with the train API; NULL (the error set
+ * when there is a context to set it on) otherwise. */
+static EmbedCtx *trainable(const AairtEmbed *e, void *ctx, const char *what) {
+    EmbedCtx *c = ready(e, ctx);
+    if (c && (!(e->flags & AAIRT_EMBED_TRAIN_API) || !e->model->train_step)) {
+        ctx_fail(c, "%s: compiled without --train-api or without a train block", what);
+        return NULL;
+    }
+    return c;
+}
+
 int aairt_embed_train_step(const AairtEmbed *e, void *ctx, void *scratch, const float *x,
                            const float *labels, int batch, float *loss) {
-    EmbedCtx *c = ready(e, ctx);
+    EmbedCtx *c = trainable(e, ctx, "train_step");
     if (!c) return -1;
-    if (!(e->flags & AAIRT_EMBED_TRAIN_API) || !e->model->train_step)
-        return ctx_fail(c, "train_step: compiled without --train-api or without a train block");
     if (!c->writable) return ctx_fail(c, "train_step: the weights are read-only (pass a block to init)");
     if (batch < 1 || !scratch || misaligned(scratch) || !x || !labels)
         return ctx_fail(c, "train_step: bad arguments");
@@ -390,15 +399,6 @@ int aairt_embed_train_step(const AairtEmbed *e, void *ctx, void *scratch, const 
 }
 
 /* ---- learning rate ------------------------------------------------------ */
-
-static EmbedCtx *trainable(const AairtEmbed *e, void *ctx, const char *what) {
-    EmbedCtx *c = ready(e, ctx);
-    if (c && !(e->flags & AAIRT_EMBED_TRAIN_API)) {
-        ctx_fail(c, "%s: compiled without --train-api", what);
-        return NULL;
-    }
-    return c;
-}
 
 int aairt_embed_set_epoch(const AairtEmbed *e, void *ctx, int epoch) {
     EmbedCtx *c = trainable(e, ctx, "set_epoch");
