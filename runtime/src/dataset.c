@@ -25,6 +25,7 @@
 
 #include "csv.h"
 #include "idx.h"
+#include "rows_alloc.h"
 #include "shuffle.h"
 
 typedef struct {
@@ -311,7 +312,7 @@ static int load_csv(const Source *src, const Columns *cols, int with_labels, int
     if (aairt_csv_read_rows(r, sel, (int64_t)n_sel, &m, err) != 0)
         goto done;
     size_t yw = n_sel - xw, n = (size_t)m.n_rows;
-    out->x = malloc(n * xw * sizeof *out->x + 1);
+    out->x = aairt_rows_alloc(n * xw * sizeof *out->x + 1);
     out->y = yw ? malloc(n * yw * sizeof *out->y + 1) : NULL;
     if (!out->x || (yw && !out->y)) {
         raw_free(out);
@@ -424,7 +425,7 @@ static int gather(const Raw *r, const int64_t *idx, int64_t n, AairtSplit *out, 
 {
     memset(out, 0, sizeof *out);
     size_t xw = (size_t)r->xw, yw = (size_t)r->yw;
-    out->x = malloc((size_t)n * xw * sizeof *out->x + 1);
+    out->x = aairt_rows_alloc((size_t)n * xw * sizeof *out->x + 1);
     out->y = r->y ? malloc((size_t)n * yw * sizeof *out->y + 1) : NULL;
     if (!out->x || (r->y && !out->y)) {
         aairt_split_free(out);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "rows_alloc.h"
+
 static uint32_t be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -220,7 +222,7 @@ int64_t aairt_idx_item_size(const AairtIdx *idx)
 
 float *aairt_idx_to_floats(const AairtIdx *idx)
 {
-    float *f = malloc(idx->size * sizeof *f + 1);
+    float *f = aairt_rows_alloc(idx->size * sizeof *f + 1);
     if (!f)
         return NULL;
     for (size_t i = 0; i < idx->size; i++)
