@@ -254,9 +254,10 @@ static void gather_rows(void *ctx, int64_t lo, int64_t hi) {
 }
 
 /* Runs steps r->st.step .. of the epoch r->st.epoch. The batch gather
- * reads rows scattered over the whole data set (cache and TLB misses: 2 %
- * of a 1-thread MLP epoch); with threads to spare it is cut over them like
- * any row-local kernel (aairt_run_rows), so it does not stay serial. */
+ * reads rows scattered over the whole data set (cache misses; the rows sit
+ * in huge pages, rows_alloc.c, so not a TLB miss each: 3 % of a 1-thread
+ * MLP epoch); with threads to spare it is cut over them like any
+ * row-local kernel (aairt_run_rows), so it does not stay serial. */
 static int train_epoch(AairtSession *s, const AairtSplit *train, EpochRun *r,
                        AairtProgress *pg, AairtError *err) {
     const AairtManifest *m = s->manifest;

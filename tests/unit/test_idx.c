@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "idx.h"
+#include "rows_alloc.h"
 
 static char tmpdir[64];
 
@@ -202,4 +203,21 @@ Test(idx, fashion_mnist_when_installed, .timeout = 120)
     cr_assert_eq(im.dims[1], 28);
     cr_assert_eq(im.dims[2], 28);
     aairt_idx_free(&im);
+}
+
+/* The huge-page advice covers only the whole 2 MiB pages inside a block;
+ * the ragged ends on either side must stay ordinary, usable memory. */
+Test(idx, rows_alloc_gives_the_whole_block)
+{
+    const size_t n = (5u << 20) + 3;
+    unsigned char *p = aairt_rows_alloc(n);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i * 31 + 7);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(p[i], (unsigned char)(i * 31 + 7), "byte %zu", i);
+    free(p);
+    void *none = aairt_rows_alloc(0);
+    cr_assert_not_null(none);
+    free(none);
 }
