@@ -59,8 +59,13 @@ void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, co
  * when v is not such a product. */
 bool cg_emit_gemv(CgCtx *c, const IrValue *v);
 /* A LINEAR value: the same two paths, each adding the bias and applying
- * relu as the op asks (codegen_linear.c). */
+ * the folded activation as the op asks (codegen_linear.c). */
 void cg_emit_linear(CgCtx *c, const IrValue *v);
+/* fn(x), the expression of the UNARY kernel (flags included, so the same
+ * bits), built at b's position: for kernels that apply an activation as
+ * they store (codegen_ops.c). */
+LLVMValueRef cg_unary_value(CgCtx *c, LLVMBuilderRef b, IrUnaryFn fn, double alpha,
+                            LLVMValueRef x);
 /* codegen_layers.c: the kernels of the layer ops and of batched MATMUL
  * (ir_ops.def), called by cg_emit_value. */
 void cg_emit_layer(CgCtx *c, const IrValue *v);

@@ -13,12 +13,13 @@
  * sgemm, where batch 1 is rare. A big W is cut into blocks of rows that
  * the runtime's threads share (gemv_emit).
  *
- * LINEAR (a dense layer's product, bias add and relu, passes/fuse.c) adds
- * the bias and applies relu in the same kernel: at batch 1 as each dot
- * product is stored, at other batches in one pass over sgemm's output
- * while it is still in cache (linear_epilogue). Both compute
- * (dot + bias) then x > 0 ? x : 0, the add and relu kernels' expressions,
- * so the answers are those of the unfused ops. */
+ * LINEAR (a dense layer's product, bias add and activation, passes/fuse.c)
+ * adds the bias and applies the activation (relu, sigmoid or tanh) in the
+ * same kernel: at batch 1 as each dot product is stored, at other batches
+ * in one pass over sgemm's output while it is still in cache
+ * (linear_epilogue). Both compute dot + bias, then the activation through
+ * the UNARY kernel's own expression (cg_unary_value), so the answers are
+ * those of the unfused ops. */
 #include "codegen_internal.h"
 
 static LLVMValueRef ic(CgCtx *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
@@ -61,9 +62,10 @@ static LLVMValueRef ptr_at(CgCtx *c, LLVMBuilderRef b, LLVMValueRef p, LLVMValue
 }
 
 /* What is applied to each output as it is stored: a bias add (the kernel
- * then takes the bias array after its other pointers) and relu. */
+ * then takes the bias array after its other pointers) and an activation. */
 typedef struct Epilogue {
-    bool bias, relu;
+    bool bias, act;
+    IrUnaryFn fn; /* the activation, when act */
 } Epilogue;
 
 /* A kernel call's parameter types and arguments, pushed in order. */
@@ -78,20 +80,17 @@ static void arg_push(Args *a, LLVMTypeRef t, LLVMValueRef v) {
     a->v[a->n++] = v;
 }
 
-/* y (+ bias[i]) then relu: the ADD and relu kernels' expressions, without
- * fast-math flags, so the bits are theirs. */
+/* y (+ bias[i]) then the activation: the ADD and UNARY kernels'
+ * expressions, the add without fast-math flags, so the bits are theirs. */
 static LLVMValueRef epilogue_apply(CgCtx *c, LLVMBuilderRef b, Epilogue e, LLVMValueRef y,
                                    LLVMValueRef bias, LLVMValueRef i) {
     if (e.bias) y = LLVMBuildFAdd(b, y, LLVMBuildLoad2(b, c->f32, ptr_at(c, b, bias, i), ""), "");
-    if (e.relu) {
-        LLVMValueRef zero = LLVMConstReal(c->f32, 0);
-        y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, y, zero, ""), y, zero, "");
-    }
-    return y;
+    return e.act ? cg_unary_value(c, b, e.fn, 0, y) : y;
 }
 
 static void epilogue_key(CgKey *key, Epilogue e) {
-    cg_key_add(key, "%s%s", e.bias ? " bias" : "", e.relu ? " relu" : "");
+    cg_key_add(key, "%s%s%s", e.bias ? " bias" : "", e.act ? " " : "",
+               e.act ? ir_unary_name(e.fn) : "");
 }
 
 /* Rows of W per block: each keeps its own accumulator, so a block is `rows`
@@ -241,7 +240,7 @@ bool cg_emit_gemv(CgCtx *c, const IrValue *v) {
     if (v->attr.i[0] || !v->attr.i[1] || !gemv_fits(c, v, a, w)) return false;
     LLVMBasicBlockRef many, join = branch_batch1(c, &many);
     GemvPtrs p = {cg_ptr(c, v), cg_ptr(c, a), cg_ptr(c, w), NULL};
-    gemv_emit(c, p, (Epilogue){false, false}, w->shape.dims[0], a->shape.dims[1]);
+    gemv_emit(c, p, (Epilogue){.bias = false}, w->shape.dims[0], a->shape.dims[1]);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, many);
     cg_sgemm(c, a, w, false, true, v);
@@ -282,10 +281,10 @@ static void linear_epilogue(CgCtx *c, const IrValue *v, Epilogue e) {
 
 void cg_emit_linear(CgCtx *c, const IrValue *v) {
     const IrValue *x = v->in[0], *w = v->in[1];
-    Epilogue e = {v->n_in == 3, v->attr.i[0] != 0};
+    Epilogue e = {v->n_in == 3, v->attr.i[0] != 0, v->attr.fn};
     if (!gemv_fits(c, v, x, w) || (e.bias && !cg_in_memory(c, v->in[2]))) {
         cg_sgemm(c, x, w, false, true, v);
-        if (e.bias || e.relu) linear_epilogue(c, v, e);
+        if (e.bias || e.act) linear_epilogue(c, v, e);
         return;
     }
     LLVMBasicBlockRef many, join = branch_batch1(c, &many);
@@ -294,7 +293,7 @@ void cg_emit_linear(CgCtx *c, const IrValue *v) {
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, many);
     cg_sgemm(c, x, w, false, true, v);
-    if (e.bias || e.relu) linear_epilogue(c, v, e);
+    if (e.bias || e.act) linear_epilogue(c, v, e);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, join);
 }

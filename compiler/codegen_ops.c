@@ -305,6 +305,12 @@ static LLVMValueRef unary_fwd(Kern *k, IrUnaryFn fn, double alpha, LLVMValueRef 
     return x;
 }
 
+LLVMValueRef cg_unary_value(CgCtx *c, LLVMBuilderRef b, IrUnaryFn fn, double alpha,
+                           LLVMValueRef x) {
+    Kern k = {.c = c, .b = b};
+    return unary_fwd(&k, fn, alpha, x);
+}
+
 /* d(fn)/dx * dy, given x, y = fn(x) and dy (PyTorch's backward formulas). */
 static LLVMValueRef unary_bwd(Kern *k, IrUnaryFn fn, double alpha, LLVMValueRef x, LLVMValueRef y,
                               LLVMValueRef dy) {

@@ -90,7 +90,7 @@ int64_t ir_value_flops(const IrValue *v) {
          * rank-1 product the size of the result */
         return k == IR_BATCH ? 2 * row : 2 * k * row;
     }
-    case IR_OP_LINEAR: /* the product, then the folded bias add and relu */
+    case IR_OP_LINEAR: /* the product, then the folded bias add and activation */
         return 2 * v->in[0]->shape.dims[1] * row + (v->n_in == 3 ? row : 0) +
                (v->attr.i[0] ? row : 0);
     case IR_OP_CONV2D: { /* a multiply-add per tap (C k k of them), bias, relu */

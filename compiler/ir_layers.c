@@ -26,7 +26,7 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
         fprintf(out, "]");
         break;
     case IR_OP_LINEAR:
-        if (i[0]) fprintf(out, " relu");
+        if (i[0]) fprintf(out, " %s", ir_unary_name(v->attr.fn));
         break;
     case IR_OP_CONCAT: fprintf(out, " axis=%lld", (long long)i[0]); break;
     case IR_OP_SLICE:

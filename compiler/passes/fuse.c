@@ -1,47 +1,53 @@
 /* fuse.c - bias adds and activations folded into the op that produces
  * their input.
  *
- * A dense layer is MATMUL(x, w^T), ADD of a bias, then often relu: three
- * passes over the activations and, at batch 1, three calls where the
+ * A dense layer is MATMUL(x, w^T), ADD of a bias, then often an activation:
+ * three passes over the activations and, at batch 1, three calls where the
  * product is a few microseconds (the bias add and relu took 2.5 % of the
  * samples of batch-1 Fashion MLP predictions at 2 threads, reading back
  * the rows the other core had just written). Such a MATMUL becomes
- * LINEAR(x, w [, bias]), which adds the bias and applies relu as it stores
- * each output (codegen_linear.c). A relu whose input is a direct
- * convolution (CONV2D) is likewise applied by the convolution's kernel
- * (relu was 10 % of batch-256 inference of examples/fashion_cnn.aai).
+ * LINEAR(x, w [, bias]), which adds the bias and applies a relu, sigmoid
+ * or tanh as it stores each output (codegen_linear.c). A relu whose input
+ * is a direct convolution (CONV2D) is likewise applied by the
+ * convolution's kernel (relu was 10 % of batch-256 inference of
+ * examples/fashion_cnn.aai).
  *
  * A folded value may have no other reader than the op folding it, except
- * for a relu, whose own gradient relu_grad(x, y, dy) may read x too: that
- * gradient reads only y (codegen_ops.c), so once x is the folded output
- * too the pre-activation values are never needed. The folded ops lose
- * their uses; DCE removes them. Every kernel computes the same
- * expressions in the same order as the ops it absorbs ((x @ w^T) + bias,
- * then x > 0 ? x : 0), so answers do not change, in training either.
+ * for the activation's own gradient fn_grad(x, y, dy), which may read x
+ * too: for these three activations that gradient reads only y
+ * (codegen_ops.c: relu y > 0, sigmoid y (1 - y), tanh 1 - y^2), so once x
+ * is the folded output too the pre-activation values are never needed.
+ * (gelu, silu and the others read x, so they stay separate ops.) The
+ * folded ops lose their uses; DCE removes them. Every kernel computes the
+ * same expressions in the same order as the ops it absorbs ((x @ w^T) +
+ * bias, then the UNARY kernel's expression), so answers do not change, in
+ * training either.
  *
  * Requires: shapes inferred, autodiff done. Preserves: value ids, and the
  * schedule but for a folded product, which moves to its bias add's place. */
 #include "passes.h"
 
-static bool is_relu(const IrValue *v) {
-    return !v->dead && v->op == IR_OP_UNARY && v->attr.fn == IR_FN_RELU;
+/* An activation whose gradient reads only its output (see above). */
+static bool is_foldable_activation(const IrValue *v) {
+    if (v->dead || v->op != IR_OP_UNARY) return false;
+    return v->attr.fn == IR_FN_RELU || v->attr.fn == IR_FN_SIGMOID || v->attr.fn == IR_FN_TANH;
 }
 
-/* relu_grad(x, relu, dy): the gradient of `relu` applied to `x`. */
-static bool is_grad_of(const IrValue *u, const IrValue *x, const IrValue *relu) {
-    return !u->dead && u->op == IR_OP_UNARY_GRAD && u->attr.fn == IR_FN_RELU && u->in[0] == x &&
-           u->in[1] == relu;
+/* fn_grad(x, act, dy): the gradient of activation `act` applied to `x`. */
+static bool is_grad_of(const IrValue *u, const IrValue *x, const IrValue *act) {
+    return !u->dead && u->op == IR_OP_UNARY_GRAD && u->attr.fn == act->attr.fn && u->in[0] == x &&
+           u->in[1] == act;
 }
 
-/* Whether every reader of x but `relu` is relu's gradient. */
-static bool only_relu_reads(IrFunc *f, const IrValue *x, const IrValue *relu) {
+/* Whether every reader of x but `act` is act's gradient. */
+static bool only_act_reads(IrFunc *f, const IrValue *x, const IrValue *act) {
     int grads = 0;
     for (size_t i = 0; i < f->values.len; i++) {
         const IrValue *u = f->values.items[i];
-        if (u == relu || u->dead) continue;
+        if (u == act || u->dead) continue;
         for (int k = 0; k < u->n_in; k++) {
             if (u->in[k] != x) continue;
-            if (!is_grad_of(u, x, relu)) return false;
+            if (!is_grad_of(u, x, act)) return false;
             grads++;
             break;
         }
@@ -58,7 +64,7 @@ static bool is_dense_product(const IrValue *v) {
 }
 
 /* A dense product MATMUL(x, w^T) becomes LINEAR(x, w): same inputs, no
- * bias, no relu yet. A LINEAR stays as it is. */
+ * bias, no activation yet. A LINEAR stays as it is. */
 static void make_linear(IrValue *v) {
     if (v->op == IR_OP_LINEAR) return;
     v->op = IR_OP_LINEAR;
@@ -74,7 +80,7 @@ static IrValue *bias_of(const IrValue *add, const IrValue *product) {
 }
 
 /* The input of an add that is a dense product (or one already LINEAR
- * without bias or relu) read by nothing else, or NULL. */
+ * without bias or activation) read by nothing else, or NULL. */
 static IrValue *foldable_product(const IrValue *add) {
     for (int k = 0; k < 2; k++) {
         IrValue *p = add->in[k];
@@ -108,21 +114,24 @@ static void fold_bias(IrFunc *f, size_t at) {
     absorb(f, add, p);
 }
 
-/* relu(x) for a CONV2D or dense product x: the relu joins x's op.
- * relu_grad(x, relu, dy) becomes relu_grad(x, x, dy): both now the relu's
- * output, the only one it reads. */
-static void fold_relu(IrFunc *f, IrValue *relu) {
-    IrValue *x = relu->in[0];
+/* act(x) for a dense product x, or relu(x) for a CONV2D x: the activation
+ * joins x's op (LINEAR: attr.i[0] set, attr.fn the function; CONV2D:
+ * attr.i[4], relu only, applied by the runtime's convolution).
+ * act_grad(x, act, dy) becomes act_grad(x, x, dy): both now the
+ * activation's output, the only one it reads. */
+static void fold_activation(IrFunc *f, IrValue *act) {
+    IrValue *x = act->in[0];
     if (x->op == IR_OP_CONV2D) {
-        if (x->attr.i[4] || !only_relu_reads(f, x, relu)) return;
+        if (act->attr.fn != IR_FN_RELU || x->attr.i[4] || !only_act_reads(f, x, act)) return;
         x->attr.i[4] = 1;
     } else {
         bool bare = x->op == IR_OP_LINEAR ? !x->attr.i[0] : is_dense_product(x);
-        if (!bare || !only_relu_reads(f, x, relu)) return;
+        if (!bare || !only_act_reads(f, x, act)) return;
         make_linear(x);
         x->attr.i[0] = 1;
+        x->attr.fn = act->attr.fn;
     }
-    absorb(f, relu, x);
+    absorb(f, act, x);
 }
 
 static void fuse_func(IrFunc *f) {
@@ -130,7 +139,7 @@ static void fuse_func(IrFunc *f) {
     for (size_t i = 0; i < f->values.len; i++) {
         IrValue *v = f->values.items[i];
         if (!v->dead && v->op == IR_OP_ADD) fold_bias(f, i);
-        else if (is_relu(v)) fold_relu(f, v);
+        else if (is_foldable_activation(v)) fold_activation(f, v);
     }
 }
 

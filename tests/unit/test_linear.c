@@ -2,8 +2,9 @@
  *
  * At batch 1, `x @ W^T` runs as a generated matrix-vector kernel instead of
  * sgemm; when W is big it is cut into blocks of rows that the runtime's
- * threads share. A dense layer's bias add and relu fold into that product
- * (LINEAR), applied as each output is stored, or in one pass after sgemm.
+ * threads share. A dense layer's bias add and its relu, sigmoid or tanh fold
+ * into that product (LINEAR), applied as each output is stored, or in one
+ * pass after sgemm.
  * Checked here: the answer against a double-precision reference and
  * against the batch-N (sgemm) path, bit-for-bit equality between 1 and 3
  * threads, the rows after the last whole block, and that folding changes
@@ -24,12 +25,16 @@
 
 static const SrcLoc L0 = {0, 0, 0, 0};
 
-/* The layer: act(x @ W^T (+ b)), act relu or none; fuse: run passes/fuse.c. */
+/* The layer: act(x @ W^T (+ b)), act relu, sigmoid, tanh or none (NO_ACT);
+ * fuse: run passes/fuse.c. */
+enum { NO_ACT = -1 };
 typedef struct Dense {
-    bool bias, relu, fuse;
+    bool bias;
+    int act; /* an IrUnaryFn, or NO_ACT */
+    bool fuse;
 } Dense;
 
-static const Dense BIAS_FUSED = {true, false, true};
+static const Dense BIAS_FUSED = {true, NO_ACT, true};
 
 typedef struct Product {
     Arena arena;
@@ -45,7 +50,7 @@ typedef struct Product {
 static IrValue *layer(IrFunc *f, IrValue *x, IrParam *w, IrParam *b, Dense d) {
     IrValue *h = ir_build_matmul(f, x, ir_build_param(f, w, L0), false, true, L0);
     if (d.bias) h = ir_build_binary(f, IR_OP_ADD, h, ir_build_param(f, b, L0), L0);
-    return d.relu ? ir_build_unary(f, IR_FN_RELU, h, 0, L0) : h;
+    return d.act != NO_ACT ? ir_build_unary(f, (IrUnaryFn)d.act, h, 0, L0) : h;
 }
 
 /* predict(x) = act(x @ W^T (+ b)) with W [n, k]; the train step's loss
@@ -107,7 +112,13 @@ static double reference(const Product *p, int64_t row, int64_t r) {
     const float *w = p->params + p->w_at;
     double s = p->d.bias ? p->params[p->b_at + r] : 0;
     for (int64_t c = 0; c < p->k; c++) s += (double)p->x[row * p->k + c] * (double)w[r * p->k + c];
-    return p->d.relu && !(s > 0) ? 0 : s;
+    switch (p->d.act) {
+    case IR_FN_RELU: return s > 0 ? s : 0;
+    case IR_FN_SIGMOID: return 1 / (1 + exp(-s));
+    case IR_FN_TANH: return tanh(s);
+    case IR_FN_GELU: return 0.5 * s * (1 + erf(s / sqrt(2.0)));
+    default: return s;
+    }
 }
 
 static void check_shape(int64_t n, int64_t k, Dense d) {
@@ -145,37 +156,62 @@ Test(gemv, mlp_first_layer) { check_shape(256, 784, BIAS_FUSED); }
 /* Small: one kernel, one thread, a remainder row. */
 Test(gemv, small_layer_in_one_kernel) { check_shape(5, 8, BIAS_FUSED); }
 
-/* The whole layer is one LINEAR in both entries: no add, no relu left,
- * the relu flagged on it; relu's gradient (train step) reads its output. */
+/* The whole layer is one LINEAR in both entries: no add, no activation
+ * left, the activation recorded on it; its gradient (train step) reads
+ * the LINEAR's output. */
 static void check_folded(const Product *p) {
     for (int e = 0; e < 2; e++) {
         const IrFunc *f = p->m->funcs[e ? IR_ENTRY_TRAIN : IR_ENTRY_PREDICT];
         cr_expect_eq(count_op(f, IR_OP_LINEAR), 1, "entry %d: one linear", e);
         cr_expect_eq(count_op(f, IR_OP_ADD), 0, "entry %d: the bias add folded", e);
-        cr_expect_eq(count_op(f, IR_OP_UNARY), e ? 1 : 0, "entry %d: relu folded (square stays)", e);
+        cr_expect_eq(count_op(f, IR_OP_UNARY), e ? 1 : 0,
+                     "entry %d: activation folded (square stays)", e);
         for (size_t i = 0; i < f->values.len; i++) {
             const IrValue *v = f->values.items[i];
-            if (v->dead || v->op != IR_OP_LINEAR) continue;
+            if (v->dead) continue;
+            if (v->op == IR_OP_UNARY_GRAD && (int)v->attr.fn == p->d.act) { /* x and y: the output */
+                cr_expect_eq(v->in[0]->op, IR_OP_LINEAR);
+                cr_expect_eq(v->in[1]->op, IR_OP_LINEAR);
+            }
+            if (v->op != IR_OP_LINEAR) continue;
             cr_expect_eq(v->n_in, p->d.bias ? 3 : 2);
-            cr_expect_eq(v->attr.i[0], p->d.relu ? 1 : 0);
+            cr_expect_eq(v->attr.i[0], p->d.act != NO_ACT ? 1 : 0);
+            if (p->d.act != NO_ACT) cr_expect_eq((int)v->attr.fn, p->d.act);
         }
     }
 }
 
-/* relu(x @ W^T + b) and relu(x @ W^T): right at batch 1 (split over the
- * threads and not) and batch 4 (sgemm, then the bias and relu pass). */
-Test(linear, bias_and_relu_fold_into_the_product) {
-    const Dense with_bias = {true, true, true}, without = {false, true, true};
+static const int ACTS[3] = {IR_FN_RELU, IR_FN_SIGMOID, IR_FN_TANH};
+
+/* act(x @ W^T + b) and act(x @ W^T) for relu, sigmoid and tanh: right at
+ * batch 1 (split over the threads and not) and batch 4 (sgemm, then the
+ * bias and activation pass). */
+Test(linear, bias_and_activation_fold_into_the_product) {
     const int64_t shapes[3][2] = {{130, 300}, {256, 784}, {5, 8}};
-    for (int s = 0; s < 3; s++) {
-        for (int b = 0; b < 2; b++) {
-            Product p;
-            product_new(&p, shapes[s][0], shapes[s][1], b ? with_bias : without);
-            check_folded(&p);
-            product_free(&p);
-            check_shape(shapes[s][0], shapes[s][1], b ? with_bias : without);
-        }
+    for (int a = 0; a < 3; a++)
+        for (int s = 0; s < 3; s++)
+            for (int b = 0; b < 2; b++) {
+                Dense d = {b == 1, ACTS[a], true};
+                Product p;
+                product_new(&p, shapes[s][0], shapes[s][1], d);
+                check_folded(&p);
+                product_free(&p);
+                check_shape(shapes[s][0], shapes[s][1], d);
+            }
+}
+
+/* gelu's gradient reads its input, so a gelu stays a separate op: the
+ * product still becomes a LINEAR with the bias, not the activation. */
+Test(linear, gelu_is_not_folded) {
+    Product p;
+    product_new(&p, 5, 8, (Dense){true, IR_FN_GELU, true});
+    for (int e = 0; e < 2; e++) {
+        const IrFunc *f = p.m->funcs[e ? IR_ENTRY_TRAIN : IR_ENTRY_PREDICT];
+        cr_expect_eq(count_op(f, IR_OP_LINEAR), 1, "entry %d", e);
+        cr_expect_eq(count_op(f, IR_OP_UNARY), e ? 2 : 1, "entry %d: gelu stays", e);
     }
+    product_free(&p);
+    check_shape(5, 8, (Dense){true, IR_FN_GELU, true});
 }
 
 /* One train step (lr 0: the gradients alone) at `threads`; returns the
@@ -214,26 +250,28 @@ static void check_same_bits(int64_t n, int64_t k, Dense d) {
         predict(&fp, batch[r], threads[r], a);
         predict(&up, batch[r], threads[r], b);
         cr_expect_eq(memcmp(a, b, sizeof(float) * (size_t)(batch[r] * n)), 0,
-                     "n %lld bias %d relu %d batch %lld threads %d: predictions differ",
-                     (long long)n, d.bias, d.relu, (long long)batch[r], threads[r]);
+                     "n %lld bias %d act %d batch %lld threads %d: predictions differ",
+                     (long long)n, d.bias, d.act, (long long)batch[r], threads[r]);
     }
     float la = train_grads(&fp, 4, ga), lb = train_grads(&up, 4, gb);
     cr_expect_eq(la, lb, "loss %g vs %g", (double)la, (double)lb);
-    cr_expect_eq(memcmp(ga, gb, sizeof(float) * np), 0, "n %lld bias %d relu %d: gradients differ",
-                 (long long)n, d.bias, d.relu);
+    cr_expect_eq(memcmp(ga, gb, sizeof(float) * np), 0, "n %lld bias %d act %d: gradients differ",
+                 (long long)n, d.bias, d.act);
     free(a), free(b), free(ga), free(gb);
     product_free(&fp);
     product_free(&up);
 }
 
-/* Folding changes no bit, for every mix of bias and relu, with a weight
- * split over the threads at batch 1 and one that is not. */
+/* Folding changes no bit, with and without a bias, for no activation,
+ * relu, sigmoid and tanh, with a weight split over the threads at batch 1
+ * and one that is not. */
 Test(linear, folding_changes_no_bit) {
-    for (int mix = 0; mix < 4; mix++) {
-        Dense d = {mix & 1, (mix & 2) != 0, true};
-        check_same_bits(130, 300, d);
-        check_same_bits(5, 8, d);
-    }
+    for (int bias = 0; bias < 2; bias++)
+        for (int a = -1; a < 3; a++) {
+            Dense d = {bias == 1, a < 0 ? NO_ACT : ACTS[a], true};
+            check_same_bits(130, 300, d);
+            check_same_bits(5, 8, d);
+        }
 }
 
 /* FLOPs per row (manifest flops_per_sample / train_flops_per_sample):
@@ -244,7 +282,7 @@ Test(linear, folding_changes_no_bit) {
 Test(linear, flops_per_row_of_predict_and_train) {
     const int64_t n = 130, k = 300;
     Product p;
-    product_new(&p, n, k, (Dense){true, true, true});
+    product_new(&p, n, k, (Dense){true, IR_FN_RELU, true});
     int64_t fwd = manifest_flops_per_sample(p.m->funcs[IR_ENTRY_PREDICT]);
     int64_t train = manifest_flops_per_sample(p.m->funcs[IR_ENTRY_TRAIN]);
     cr_expect_eq(fwd, 2 * n * k + 2 * n);
