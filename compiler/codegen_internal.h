@@ -37,6 +37,7 @@ typedef struct CgCtx {
     LLVMValueRef opt, params, grads;
     CgKernel *kernels;     /* every kernel built so far, in build order */
     size_t n_kernels, cap_kernels;
+    unsigned vecmath_isas; /* codegen_vecmath.c: the libmvec variants allowed */
 } CgCtx;
 
 /* Whether value v of c->f lives in memory (it is not an immediate). */
@@ -69,6 +70,16 @@ LLVMValueRef cg_unary_value(CgCtx *c, LLVMBuilderRef b, IrUnaryFn fn, double alp
 /* codegen_layers.c: the kernels of the layer ops and of batched MATMUL
  * (ir_ops.def), called by cg_emit_value. */
 void cg_emit_layer(CgCtx *c, const IrValue *v);
+
+/* codegen_vecmath.c: which libmvec variants generated code may call,
+ * from the target machine (none when tm is NULL or not x86-64 glibc). */
+void cg_vecmath_init(CgCtx *c, LLVMTargetMachineRef tm);
+/* The libm function to call for `name` (an llvm.exp/log/pow.f32
+ * intrinsic becomes expf/logf/powf, which have variants), or name. */
+const char *cg_vecmath_scalar_name(const CgCtx *c, const char *name);
+/* Lists the vector variants of libm function `name` on `call`, so the
+ * loop vectorizer can widen it; nothing for other functions. */
+void cg_vecmath_annotate(CgCtx *c, LLVMValueRef call, const char *name);
 
 /* Kernel keys: everything a kernel's body and parameter list depend on,
  * as text. Values with equal keys share one kernel, across entries too. */

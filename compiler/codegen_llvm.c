@@ -396,6 +396,7 @@ LLVMModuleRef cg_module_build(LLVMContextRef ctx, const IrModule *m, const CgOpt
         LLVMSetModuleDataLayout(c.mod, td);
         LLVMDisposeTargetData(td);
     }
+    cg_vecmath_init(&c, tm);
     c.b = LLVMCreateBuilderInContext(ctx);
     c.f32 = LLVMFloatTypeInContext(ctx);
     c.f64 = LLVMDoubleTypeInContext(ctx);

@@ -62,8 +62,13 @@ static LLVMValueRef fmaxv(Kern *k, LLVMValueRef a, LLVMValueRef b) { return sel(
 static LLVMValueRef imul(Kern *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWMul(k->b, a, b, ""); }
 static LLVMValueRef iadd(Kern *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(k->b, a, b, ""); }
 
-/* Calls float(float...) `name`: an llvm.* intrinsic or a libm function. */
+/* Calls float(float...) `name`: an llvm.* intrinsic or a libm function,
+ * marked with its vector variants where it has some (codegen_vecmath.c).
+ * The libm functions are declared memory(none): generated code never
+ * reads errno, and a call that may write memory would keep LLVM from
+ * moving loads around it. */
 static LLVMValueRef callf(Kern *k, const char *name, LLVMValueRef *args, unsigned n) {
+    name = cg_vecmath_scalar_name(k->c, name);
     LLVMTypeRef ps[3] = {k->c->f32, k->c->f32, k->c->f32};
     LLVMTypeRef fty = LLVMFunctionType(k->c->f32, ps, n, 0);
     LLVMValueRef fn = LLVMGetNamedFunction(k->c->mod, name);
@@ -72,8 +77,15 @@ static LLVMValueRef callf(Kern *k, const char *name, LLVMValueRef *args, unsigne
         unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
         LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                                 LLVMCreateEnumAttribute(k->c->ctx, nounwind, 0));
+        if (strncmp(name, "llvm.", 5) != 0) {
+            unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
+            LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                    LLVMCreateEnumAttribute(k->c->ctx, memory, 0));
+        }
     }
-    return LLVMBuildCall2(k->b, fty, fn, args, n, "");
+    LLVMValueRef call = LLVMBuildCall2(k->b, fty, fn, args, n, "");
+    cg_vecmath_annotate(k->c, call, name);
+    return call;
 }
 static LLVMValueRef call1(Kern *k, const char *name, LLVMValueRef x) { return callf(k, name, &x, 1); }
 static LLVMValueRef fexp(Kern *k, LLVMValueRef x) { return call1(k, "llvm.exp.f32", x); }

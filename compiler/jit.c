@@ -4,9 +4,13 @@
  * same pipeline as ahead-of-time output (host CPU), added to the main
  * JITDylib, and its entry points and descriptor looked up by name. External
  * calls (aairt_sgemm, libm, aairt_optimizer_step) resolve to explicitly
- * given symbols first, then to whatever the host process exports. */
+ * given symbols first, then to whatever the host process exports. The
+ * kernels may call glibc's vector math (codegen_vecmath.c), which a
+ * process that never calls it has not loaded: it is loaded into the
+ * global scope for the life of the JIT. */
 #include "jit.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +20,7 @@
 
 struct Jit {
     LLVMOrcLLJITRef lljit;
+    void *libmvec; /* dlopen handle, NULL where there is none */
     AairtEntry entries[IR_ENTRY_COUNT];
     const AairtModel *model;
 };
@@ -62,6 +67,12 @@ Jit *jit_new(const IrModule *m, const CgOptions *o, const JitSymbol *extra, int 
     LLVMTargetMachineRef tm = cg_target_machine_new(&opts, err);
     if (!tm) return NULL;
     Jit *j = calloc(1, sizeof *j);
+    if (!j) {
+        LLVMDisposeTargetMachine(tm);
+        if (err) *err = NULL;
+        return NULL;
+    }
+    j->libmvec = dlopen("libmvec.so.1", RTLD_NOW | RTLD_GLOBAL);
     if (take_error(LLVMOrcCreateLLJIT(&j->lljit, NULL), "JIT: creating LLJIT", err) ||
         !define_symbols(j, extra, n_extra, err)) {
         LLVMDisposeTargetMachine(tm);
@@ -121,5 +132,6 @@ void jit_free(Jit *j) {
         LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->lljit);
         if (e) LLVMConsumeError(e);
     }
+    if (j->libmvec) dlclose(j->libmvec);
     free(j);
 }

@@ -144,6 +144,52 @@ Test(codegen, aarch64_cross) {
     free(obj);
 }
 
+/* The loss's expf and logf calls list glibc's vector variants for the
+ * vectorizer (codegen_vecmath.c), only those the target CPU can run:
+ * 4 lanes on baseline x86-64, 8 more with AVX2, 16 more with AVX-512
+ * (from the features, or a psABI level's name), and none for another
+ * architecture. */
+static char *ir_for(const char *triple, const char *cpu, const char *features) {
+    CgOptions o = {.triple = triple, .cpu = cpu, .features = features, .opt_level = -1};
+    char *err = NULL;
+    LLVMTargetMachineRef tm = cg_target_machine_new(&o, &err);
+    if (!tm) return NULL;
+    LLVMDisposeTargetMachine(tm);
+    size_t n;
+    return emit(&o, CG_OUT_LLVM_IR, &n);
+}
+
+Test(codegen, vector_math_follows_the_target) {
+    const struct {
+        const char *cpu, *features;
+        bool b4, d8, e16;
+    } cases[] = {{"x86-64", NULL, true, false, false},
+                 {"znver4", NULL, true, false, false}, /* a name alone: baseline */
+                 {"x86-64-v3", NULL, true, true, false},
+                 {"x86-64-v4", NULL, true, true, true},
+                 {"x86-64", "+avx2,+fma", true, true, false},
+                 {"x86-64", "+avx2,+avx512fp16", true, true, false}, /* not avx512f */
+                 {"x86-64", "+avx2,+avx512f", true, true, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *ir = ir_for("x86_64-unknown-linux-gnu", cases[i].cpu, cases[i].features);
+        cr_assert(ir, "no x86-64 target");
+        cr_expect_eq(strstr(ir, "_ZGV_LLVM_N4v_expf(_ZGVbN4v_expf)") != NULL, cases[i].b4, "%s",
+                     cases[i].cpu);
+        cr_expect_eq(strstr(ir, "_ZGV_LLVM_N8v_expf(_ZGVdN8v_expf)") != NULL, cases[i].d8, "%s",
+                     cases[i].cpu);
+        cr_expect_eq(strstr(ir, "declare <16 x float> @_ZGVeN16v_logf(<16 x float>)") != NULL,
+                     cases[i].e16, "%s", cases[i].cpu);
+        cr_expect(strstr(ir, "@llvm.exp.f32") == NULL, "%s: expf, which has variants",
+                  cases[i].cpu);
+        free(ir);
+    }
+    char *arm = ir_for("aarch64-unknown-linux-gnu", "generic", NULL);
+    if (!arm) cr_skip_test("no AArch64 target in this LLVM");
+    cr_expect(strstr(arm, "_ZGV") == NULL, "no x86 vector variants on AArch64");
+    cr_expect(strstr(arm, "@llvm.exp.f32") != NULL);
+    free(arm);
+}
+
 Test(codegen, bad_triple_is_an_error) {
     CgOptions o = {.triple = "nonsense-unknown-none"};
     char *err = NULL;

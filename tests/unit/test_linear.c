@@ -8,7 +8,8 @@
  * Checked here: the answer against a double-precision reference and
  * against the batch-N (sgemm) path, bit-for-bit equality between 1 and 3
  * threads, the rows after the last whole block, and that folding changes
- * no bit of predictions or of training gradients. */
+ * no bit of predictions or of training gradients (relu; sigmoid and tanh
+ * within a few ULP, see check_same_answers). */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -231,15 +232,30 @@ static float train_grads(const Product *p, int64_t batch, float *grads) {
     return loss;
 }
 
+/* Whether a and b (n floats) are equal: bit for bit when exact, else
+ * within `rel` of each other (relative, plus as much absolute). */
+static bool same(const float *a, const float *b, size_t n, bool exact, double rel) {
+    if (exact) return memcmp(a, b, sizeof(float) * n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)a[i] - (double)b[i]) > rel * (1 + fabs((double)b[i]))) return false;
+    return true;
+}
+
 /* predict (batch 1 at 1 and 3 threads, batch 4) and a train step of the
- * layer `d` folded equal the unfused ops' bit for bit. */
-static void check_same_bits(int64_t n, int64_t k, Dense d) {
+ * layer `d` folded against the unfused ops: the same bits for relu and no
+ * activation. sigmoid and tanh go through libm, and a loop's vectorized
+ * body calls glibc's vector variants where its remainder and the batch-1
+ * kernel call the scalar functions (compiler/codegen_vecmath.c): those
+ * agree to a few ULP, not bit for bit, depending on where an element
+ * falls. */
+static void check_same_answers(int64_t n, int64_t k, Dense d) {
     Dense u = d;
     u.fuse = false;
     Product fp, up;
     product_new(&fp, n, k, d);
     product_new(&up, n, k, u);
     cr_expect_eq(count_op(up.m->funcs[IR_ENTRY_PREDICT], IR_OP_LINEAR), 0);
+    bool exact = d.act == NO_ACT || d.act == IR_FN_RELU;
     size_t np = (size_t)fp.n_params;
     float *a = calloc((size_t)(4 * n), sizeof(float)), *b = calloc((size_t)(4 * n), sizeof(float));
     float *ga = malloc(sizeof(float) * np), *gb = malloc(sizeof(float) * np);
@@ -249,28 +265,28 @@ static void check_same_bits(int64_t n, int64_t k, Dense d) {
     for (int r = 0; r < 3; r++) {
         predict(&fp, batch[r], threads[r], a);
         predict(&up, batch[r], threads[r], b);
-        cr_expect_eq(memcmp(a, b, sizeof(float) * (size_t)(batch[r] * n)), 0,
-                     "n %lld bias %d act %d batch %lld threads %d: predictions differ",
-                     (long long)n, d.bias, d.act, (long long)batch[r], threads[r]);
+        cr_expect(same(a, b, (size_t)(batch[r] * n), exact, 1e-6),
+                  "n %lld bias %d act %d batch %lld threads %d: predictions differ",
+                  (long long)n, d.bias, d.act, (long long)batch[r], threads[r]);
     }
     float la = train_grads(&fp, 4, ga), lb = train_grads(&up, 4, gb);
-    cr_expect_eq(la, lb, "loss %g vs %g", (double)la, (double)lb);
-    cr_expect_eq(memcmp(ga, gb, sizeof(float) * np), 0, "n %lld bias %d act %d: gradients differ",
-                 (long long)n, d.bias, d.act);
+    cr_expect(same(&la, &lb, 1, exact, 1e-6), "loss %g vs %g", (double)la, (double)lb);
+    cr_expect(same(ga, gb, np, exact, 1e-5), "n %lld bias %d act %d: gradients differ",
+              (long long)n, d.bias, d.act);
     free(a), free(b), free(ga), free(gb);
     product_free(&fp);
     product_free(&up);
 }
 
-/* Folding changes no bit, with and without a bias, for no activation,
+/* Folding changes no answer, with and without a bias, for no activation,
  * relu, sigmoid and tanh, with a weight split over the threads at batch 1
  * and one that is not. */
-Test(linear, folding_changes_no_bit) {
+Test(linear, folding_changes_no_answer) {
     for (int bias = 0; bias < 2; bias++)
         for (int a = -1; a < 3; a++) {
             Dense d = {bias == 1, a < 0 ? NO_ACT : ACTS[a], true};
-            check_same_bits(130, 300, d);
-            check_same_bits(5, 8, d);
+            check_same_answers(130, 300, d);
+            check_same_answers(5, 8, d);
         }
 }
 
