@@ -55,7 +55,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"
 PEER = os.path.join(ROOT, "bench", "peer_torch.py")
-LIBS = ["-lyaml", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl"]
+LIBS = ["-lyaml", "-lcjson", "-lz", "-lmvec", "-lm", "-lpthread", "-ldl"]
 
 
 def log(msg):

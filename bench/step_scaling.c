@@ -3,7 +3,7 @@
  *
  *   cmake --build build-bench --target aairt
  *   cc -O2 bench/step_scaling.c -Iruntime/include -Iruntime/src \
- *      build-bench/lib/libaairt.a -lyaml -lcjson -lz -lm -lpthread -ldl \
+ *      build-bench/lib/libaairt.a -lyaml -lcjson -lz -lmvec -lm -lpthread -ldl \
  *      -o step_scaling && ./step_scaling
  *
  * A training step scales no better than its kernels do where they run.

@@ -15,7 +15,7 @@ aaic=$1
 build=$2
 src=$PWD
 CC=${CC:-cc}
-libs="$build/lib/libaairt.a ${AAI_LINK_EXTRA_FLAGS:-} -lyaml -lcjson -lz -lm -lpthread -ldl"
+libs="$build/lib/libaairt.a ${AAI_LINK_EXTRA_FLAGS:-} -lyaml -lcjson -lz -lmvec -lm -lpthread -ldl"
 inc="-I$src/runtime/include -I$work"
 
 "$aaic" examples/iris.aai -o "$work/iris"
