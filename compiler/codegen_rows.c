@@ -9,7 +9,9 @@
  * pointers to its rows and calls the kernel; the runtime decides at run
  * time whether the batch is worth cutting (one call otherwise).
  * Every element is computed by the same code either way, so answers do not
- * change with the thread count. Reductions over the batch (bias gradients,
+ * change with the thread count (the runtime cuts on 16-float blocks, so a
+ * vectorized loop's body and its scalar remainder, whose libm calls differ
+ * in the last bits, meet the same elements in any cut). Reductions over the batch (bias gradients,
  * losses, batch statistics) are never split. */
 #include "codegen_internal.h"
 

@@ -22,8 +22,10 @@
  * Only for x86-64 Linux with glibc (the triple says so); elsewhere calls
  * stay scalar. The variants are accurate to a few ULP (glibc's tables),
  * like the scalar functions, but not bit-equal to them: a model's numbers
- * move in the last bits, the same on every run. Programs that link
- * generated code get libmvec through aairt's link interface
+ * move in the last bits, the same on every run and, for element-wise
+ * kernels cut over the threads, at every thread count (runtime/src/pool.c
+ * cuts on 16-float blocks, so each element meets the same code). Programs
+ * that link generated code get libmvec through aairt's link interface
  * (runtime/CMakeLists.txt, aai.pc, AAI_LINK_LIBS), as needed only; glibc's
  * libm.so is itself a linker script that adds it as needed, so -lm alone
  * also links, but the dependency is named where it is made. */

@@ -108,8 +108,10 @@ int aairt_get_threads(void);
 /* Runs fn(ctx, lo, hi) over batch rows [0, batch): in one call, or cut
  * into ranges on the runtime's threads when there are threads to spare
  * and each range gets at least 16k of the kernel's `row_floats` output
- * floats a row. Generated code calls it for kernels whose rows are
- * independent (compiler/codegen_rows.c). */
+ * floats a row. Every cut falls on a multiple of 16 output floats, so a
+ * vectorized loop treats each element as in one uncut call. Generated
+ * code calls it for kernels whose rows are independent
+ * (compiler/codegen_rows.c). */
 typedef void (*AairtRowsFn)(void *ctx, int64_t lo, int64_t hi);
 void aairt_run_rows(AairtRowsFn fn, void *ctx, int64_t batch, int64_t row_floats);
 

@@ -221,26 +221,51 @@ void aairt_pool_run(AairtPartFn fn, void *ctx, int parts) {
 /* Below this many output floats a part, a handoff costs more than it saves. */
 enum { ROWS_MIN_FLOATS = 1 << 14 };
 
+/* Every cut falls on a multiple of this many output floats (from the
+ * batch's first row). A generated kernel's vectorized loop runs over its
+ * part's floats in vectors of up to 16, then a scalar remainder, and the
+ * two compute libm functions differently in the last bits (glibc's vector
+ * variants, compiler/codegen_vecmath.c). With every part but the last a
+ * whole number of 16-float blocks, each element falls in a vector body or
+ * in the remainder as it does in one uncut call, so answers do not change
+ * with the thread count. */
+enum { ROWS_CUT_FLOATS = 16 };
+
 typedef struct RowsJob {
     AairtRowsFn fn;
     void *ctx;
-    int64_t batch;
+    int64_t batch, align; /* align: rows per ROWS_CUT_FLOATS multiple */
     int parts;
 } RowsJob;
 
+static int64_t rows_cut(const RowsJob *j, int part) {
+    if (part >= j->parts) return j->batch;
+    return j->batch * part / j->parts / j->align * j->align;
+}
+
 static void rows_part(void *ctx, int part) {
     RowsJob *j = ctx;
-    j->fn(j->ctx, j->batch * part / j->parts, j->batch * (part + 1) / j->parts);
+    j->fn(j->ctx, rows_cut(j, part), rows_cut(j, part + 1));
+}
+
+static int64_t gcd(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
 }
 
 void aairt_run_rows(AairtRowsFn fn, void *ctx, int64_t batch, int64_t row_floats) {
     int64_t parts = aairt_get_threads(), work = batch * row_floats / ROWS_MIN_FLOATS;
+    int64_t align = row_floats > 0 ? ROWS_CUT_FLOATS / gcd(row_floats, ROWS_CUT_FLOATS) : 1;
     if (work < parts) parts = work;
-    if (batch < parts) parts = batch;
+    if (batch / align < parts) parts = batch / align; /* no empty part */
     if (parts < 2) {
         fn(ctx, 0, batch);
         return;
     }
-    RowsJob job = {fn, ctx, batch, (int)parts};
+    RowsJob job = {fn, ctx, batch, align, (int)parts};
     aairt_pool_run(rows_part, &job, job.parts);
 }

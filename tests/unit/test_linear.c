@@ -306,3 +306,47 @@ Test(linear, flops_per_row_of_predict_and_train) {
               (long long)train, (long long)(4 * n * k));
     product_free(&p);
 }
+
+/* An element-wise kernel cut over the threads gives the bits of one
+ * uncut call: tanh over [B, 130] (130 floats a row, not a multiple of the
+ * vector width) at batch 1000, on 1 and 3 threads. The cuts fall on
+ * 16-float blocks (runtime/src/pool.c), so the kernel's vectorized body,
+ * which calls glibc's vector tanhf, and its scalar remainder, which calls
+ * tanhf, meet the same elements however the batch is cut. */
+Test(rows, elementwise_answers_do_not_depend_on_the_thread_count) {
+    enum { WIDTH = 130, BATCH = 1000 };
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "rows");
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape2(IR_BATCH, WIDTH), L0);
+    f->output = ir_build_unary(f, IR_FN_TANH, x, 0, L0);
+    PipelineOptions po = pipeline_options_default();
+    po.verify = true;
+    cr_assert(pipeline_run(m, &po), "pipeline failed");
+    char *err = NULL;
+    Jit *jit = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
+    cr_assert(jit, "JIT: %s", err ? err : "?");
+    const AairtModel *md = jit_model(jit);
+    size_t n = (size_t)BATCH * WIDTH;
+    float *in = malloc(n * sizeof *in), *one = malloc(n * sizeof *one);
+    float *three = malloc(n * sizeof *three), param = 0;
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * BATCH) + 1,
+                       sizeof(float));
+    cr_assert(in && one && three && ar);
+    for (size_t i = 0; i < n; i++) in[i] = (float)sin(0.7 * (double)i) * 3.0f;
+    for (int t = 0; t < 2; t++) {
+        aairt_set_threads(t ? 3 : 1);
+        AairtStepArgs a = {&param, NULL, ar, in, NULL, t ? three : one, NULL, NULL, BATCH};
+        md->predict(&a);
+    }
+    aairt_set_threads(1);
+    cr_expect_eq(memcmp(one, three, n * sizeof *one), 0, "tanh differs between 1 and 3 threads");
+    for (size_t i = 0; i < n; i++)
+        cr_expect(fabs((double)one[i] - tanh((double)in[i])) <= 4e-7, "element %zu: %g, tanh %g",
+                  i, (double)one[i], tanh((double)in[i]));
+    free(in), free(one), free(three), free(ar);
+    jit_free(jit);
+    diag_free(diag);
+    arena_free(&arena);
+}
