@@ -5,8 +5,11 @@
 #ifndef AAI_TEST_JIT_RUNTIME_H
 #define AAI_TEST_JIT_RUNTIME_H
 
+#include <criterion/criterion.h>
+
 #include "aairt.h"
 #include "jit.h"
+#include "pipeline.h"
 
 static const JitSymbol jit_runtime[] = {
     {"aairt_sgemm", (void *)aairt_sgemm},
@@ -21,5 +24,19 @@ static const JitSymbol jit_runtime[] = {
     {"aairt_transpose", (void *)aairt_transpose},
 };
 enum { JIT_RUNTIME_COUNT = sizeof jit_runtime / sizeof jit_runtime[0] };
+
+/* m through the pass pipeline (po, verified) and the JIT with the symbols
+ * above; fails the test when either fails. */
+static inline Jit *jit_compile_with(IrModule *m, PipelineOptions po) {
+    po.verify = true;
+    cr_assert(pipeline_run(m, &po), "pipeline failed");
+    char *err = NULL;
+    Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
+    cr_assert(j, "JIT: %s", err ? err : "?");
+    return j;
+}
+
+/* The same with the default passes. */
+static inline Jit *jit_compile(IrModule *m) { return jit_compile_with(m, pipeline_options_default()); }
 
 #endif

@@ -21,15 +21,6 @@
 
 static const SrcLoc L0 = {0, 0, 0, 0};
 
-static Jit *compile(IrModule *m) {
-    PipelineOptions po = pipeline_options_default();
-    po.verify = true;
-    cr_assert(pipeline_run(m, &po), "pipeline failed");
-    char *err = NULL;
-    Jit *j = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
-    cr_assert(j, "JIT: %s", err ? err : "?");
-    return j;
-}
 
 Test(layers, batch_norm_running_stats) {
     enum { B = 4, C = 2, HW = 3 };
@@ -56,7 +47,7 @@ Test(layers, batch_norm_running_stats) {
     cr_assert(ir_build(f, IR_OP_RUNNING_UPDATE, &var, 1, &at, L0));
     IrValue *sq = ir_build_unary(f, IR_FN_SQUARE, y, 0, L0);
     f->loss = ir_build_reduce(f, IR_OP_SUM, ir_build_binary(f, IR_OP_MUL, sq, x, L0), 0, false, L0);
-    Jit *j = compile(m);
+    Jit *j = jit_compile(m);
     cr_assert_eq(m->n_trainable_floats, 18, "buffers laid out last");
     cr_assert(rm->offset >= m->n_trainable_floats && rv->offset >= m->n_trainable_floats);
     int64_t np = m->n_param_floats;
@@ -113,7 +104,7 @@ Test(layers, dropout_mask) {
     at.i[0] = 99;
     IrValue *d = ir_build(f, IR_OP_DROPOUT, &pv, 1, &at, L0);
     f->loss = ir_build_reduce(f, IR_OP_SUM, d, 0, false, L0);
-    Jit *j = compile(m);
+    Jit *j = jit_compile(m);
     const AairtModel *md = jit_model(j);
     float *params = calloc(N, sizeof(float)), *grads = calloc(N, sizeof(float));
     float *st = calloc(2 * N, sizeof(float));
@@ -212,7 +203,7 @@ Test(layers, batch_split_kernels_match_one_thread) {
     IrValue *h = split_block(ft, b);
     IrValue *col = ir_build(ft, IR_OP_IM2COL, &h, 1, &at, L0);
     ft->loss = ir_build_reduce(ft, IR_OP_SUM, ir_build_unary(ft, IR_FN_SQUARE, col, 0, L0), 0, false, L0);
-    Jit *j = compile(m);
+    Jit *j = jit_compile(m);
     int64_t np = m->n_param_floats;
     float *params = calloc((size_t)np, sizeof(float)), *x = malloc(sizeof(float) * SB * SHW * SHW);
     cr_assert(params && x);
@@ -338,7 +329,7 @@ static void check_conv_case(const ConvCase *t) {
     IrValue *y = ir_conv2d(ft, ht, ir_build_param(ft, w, L0), ir_build_param(ft, b, L0), t->stride,
                            t->pad, 1, 1, L0);
     ft->loss = ir_build_reduce(ft, IR_OP_SUM, ir_build_unary(ft, IR_FN_SQUARE, y, 0, L0), 0, false, L0);
-    Jit *j = compile(m);
+    Jit *j = jit_compile(m);
     /* both entries convolve directly where they can (stride 1, a window);
      * the weight gradient is made one way: from the column matrix, or
      * directly (CONV2D_GRAD_W, only for a direct convolution) */
@@ -431,7 +422,7 @@ Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
     IrValue *r2 = ir_build_unary(f, IR_FN_RELU, c2, 0, L0);
     f->output = ir_build_binary(f, IR_OP_ADD, ir_build_unary(f, IR_FN_RELU, c1, 0, L0),
                                 ir_build_binary(f, IR_OP_MUL, r2, c2, L0), L0);
-    Jit *j = compile(m);
+    Jit *j = jit_compile(m);
     cr_expect_eq(c1->attr.i[4], 1, "relu folded into the convolution only it reads");
     cr_expect_eq(c2->attr.i[4], 0, "relu kept: the convolution has another reader");
     cr_expect_eq(count_op(f, IR_OP_UNARY), 1);
@@ -482,7 +473,7 @@ static float train_act_conv(bool relu, float **grads, int64_t *np, bool *folded)
     IrValue *a = relu ? ir_build_unary(f, IR_FN_RELU, y, 0, L0)
                       : ir_build2(f, IR_OP_MAXIMUM, y, ir_build_const(f, 0, L0), L0);
     f->loss = ir_build_reduce(f, IR_OP_SUM, ir_build_unary(f, IR_FN_SQUARE, a, 0, L0), 0, false, L0);
-    Jit *j = compile(m);
+    Jit *j = jit_compile(m);
     *folded = y->attr.i[4] != 0;
     *np = m->n_param_floats;
     float *p = malloc(sizeof(float) * (size_t)*np), xs[B * C * H * W], loss = 0;

@@ -71,12 +71,8 @@ static void product_new(Product *p, int64_t n, int64_t k, Dense d) {
     IrValue *y = layer(t, ir_build_input(t, IR_SLOT_X, IR_F32, ir_shape2(IR_BATCH, k), L0), w, b, d);
     t->loss = ir_build_reduce(t, IR_OP_SUM, ir_build_unary(t, IR_FN_SQUARE, y, 0, L0), 0, false, L0);
     PipelineOptions po = pipeline_options_default();
-    po.verify = true;
     po.fuse = d.fuse;
-    cr_assert(pipeline_run(m, &po), "pipeline failed");
-    char *err = NULL;
-    p->jit = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
-    cr_assert(p->jit, "JIT: %s", err ? err : "?");
+    p->jit = jit_compile_with(m, po);
     p->n_params = m->n_param_floats;
     p->w_at = w->offset;
     p->b_at = b->offset;
@@ -321,12 +317,7 @@ Test(rows, elementwise_answers_do_not_depend_on_the_thread_count) {
     IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
     IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape2(IR_BATCH, WIDTH), L0);
     f->output = ir_build_unary(f, IR_FN_TANH, x, 0, L0);
-    PipelineOptions po = pipeline_options_default();
-    po.verify = true;
-    cr_assert(pipeline_run(m, &po), "pipeline failed");
-    char *err = NULL;
-    Jit *jit = jit_new(m, NULL, jit_runtime, JIT_RUNTIME_COUNT, &err);
-    cr_assert(jit, "JIT: %s", err ? err : "?");
+    Jit *jit = jit_compile(m);
     const AairtModel *md = jit_model(jit);
     size_t n = (size_t)BATCH * WIDTH;
     float *in = malloc(n * sizeof *in), *one = malloc(n * sizeof *one);
