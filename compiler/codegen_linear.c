@@ -19,7 +19,9 @@
  * in one pass over sgemm's output while it is still in cache
  * (linear_epilogue). Both compute dot + bias, then the activation through
  * the UNARY kernel's own expression (cg_unary_value), so the answers are
- * those of the unfused ops. */
+ * those of the unfused ops (to a few ULP for sigmoid and tanh, see
+ * passes/fuse.c). At batch 1 those two run in one pass over the row after
+ * the dot products (cg_emit_linear). */
 #include "codegen_internal.h"
 
 static LLVMValueRef ic(CgCtx *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }

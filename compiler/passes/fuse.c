@@ -21,7 +21,10 @@
  * folded ops lose their uses; DCE removes them. Every kernel computes the
  * same expressions in the same order as the ops it absorbs ((x @ w^T) +
  * bias, then the UNARY kernel's expression), so answers do not change, in
- * training either.
+ * training either: bit for bit for relu, to a few ULP for sigmoid and tanh,
+ * whose libm calls a vectorized loop makes through glibc's vector variants
+ * in its body and the scalar functions in its remainder
+ * (codegen_vecmath.c).
  *
  * Requires: shapes inferred, autodiff done. Preserves: value ids, and the
  * schedule but for a folded product, which moves to its bias add's place. */
