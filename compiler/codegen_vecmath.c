@@ -15,9 +15,9 @@
  * loop. Which variants are listed follows the target's features: 4 lanes
  * (SSE, the x86-64 baseline), 8 with AVX2, 16 with AVX-512F, so code for
  * a CPU never calls a variant that CPU lacks. The host's features are
- * known (the default); `--cpu x86-64-v3` / `-v4` imply AVX2 / AVX-512; any
- * other `--cpu` name gets the 4-lane variants unless `--features` (or the
- * host) says more.
+ * known (the default, or `--cpu` naming the host's CPU); `--cpu x86-64-v3`
+ * / `-v4` imply AVX2 / AVX-512; any other `--cpu` name gets the 4-lane
+ * variants unless `--features` says more.
  *
  * Only for x86-64 Linux with glibc (the triple says so); elsewhere calls
  * stay scalar. The variants are accurate to a few ULP (glibc's tables),
@@ -67,7 +67,8 @@ static bool has_feature(const char *features, const char *name) {
 /* Whether CPU name `cpu` is an x86-64 psABI level that has `feature`. A
  * target machine made for a named CPU (--cpu) carries no feature string,
  * and the C API cannot list a named CPU's features, so other names (e.g.
- * znver4) get the baseline variants only: never one the CPU lacks. */
+ * znver4, unless it is the host's own, whose features are known) get the
+ * baseline variants only: never one the CPU lacks. */
 static bool cpu_level_has(const char *cpu, const char *feature) {
     if (!strcmp(feature, "avx2")) return !strcmp(cpu, "x86-64-v3") || !strcmp(cpu, "x86-64-v4");
     if (!strcmp(feature, "avx512f")) return !strcmp(cpu, "x86-64-v4");
@@ -83,6 +84,12 @@ void cg_vecmath_init(CgCtx *c, LLVMTargetMachineRef tm) {
     if (!glibc_x86_64) return;
     char *features = LLVMGetTargetMachineFeatureString(tm);
     char *cpu = LLVMGetTargetMachineCPU(tm);
+    char *host = LLVMGetHostCPUName();
+    if (!*features && !strcmp(cpu, host)) { /* --cpu naming this very CPU */
+        LLVMDisposeMessage(features);
+        features = LLVMGetHostCPUFeatures();
+    }
+    LLVMDisposeMessage(host);
     for (size_t i = 0; i < sizeof kIsas / sizeof *kIsas; i++)
         if (!kIsas[i].feature || has_feature(features, kIsas[i].feature) ||
             cpu_level_has(cpu, kIsas[i].feature))

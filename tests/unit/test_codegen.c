@@ -160,11 +160,15 @@ static char *ir_for(const char *triple, const char *cpu, const char *features) {
 }
 
 Test(codegen, vector_math_follows_the_target) {
+    /* an AVX-512 CPU named, not the host's: the name alone says nothing */
+    char *host_name = LLVMGetHostCPUName();
+    const char *other = strcmp(host_name, "znver4") ? "znver4" : "skylake-avx512";
+    LLVMDisposeMessage(host_name);
     const struct {
         const char *cpu, *features;
         bool b4, d8, e16;
     } cases[] = {{"x86-64", NULL, true, false, false},
-                 {"znver4", NULL, true, false, false}, /* a name alone: baseline */
+                 {other, NULL, true, false, false}, /* a name alone: baseline */
                  {"x86-64-v3", NULL, true, true, false},
                  {"x86-64-v4", NULL, true, true, true},
                  {"x86-64", "+avx2,+fma", true, true, false},
@@ -183,6 +187,19 @@ Test(codegen, vector_math_follows_the_target) {
                   cases[i].cpu);
         free(ir);
     }
+    /* --cpu naming the host's own CPU: the host's features, as by default */
+    char *host = LLVMGetHostCPUName(), *host_features = LLVMGetHostCPUFeatures();
+    char *triple = LLVMGetDefaultTargetTriple();
+    if (!strncmp(triple, "x86_64", 6)) {
+        char *named = ir_for("x86_64-unknown-linux-gnu", host, NULL);
+        cr_assert(named);
+        bool avx2 = strstr(host_features, "+avx2") != NULL; /* no other feature starts so */
+        cr_expect_eq(strstr(named, "(_ZGVdN8v_expf)") != NULL, avx2, "--cpu %s", host);
+        free(named);
+    }
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(host);
+    LLVMDisposeMessage(host_features);
     char *arm = ir_for("aarch64-unknown-linux-gnu", "generic", NULL);
     if (!arm) cr_skip_test("no AArch64 target in this LLVM");
     cr_expect(strstr(arm, "_ZGV") == NULL, "no x86 vector variants on AArch64");
