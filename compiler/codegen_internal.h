@@ -122,6 +122,8 @@ bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
                     CgKernelDef *def);
 /* Ends the kernel's body with `ret void` and disposes its builder. */
 void cg_kernel_done(CgKernelDef *def);
+/* Adds the enum attribute `name` (value 0: for `memory`, none) to fn. */
+void cg_add_fn_attr(CgCtx *c, LLVMValueRef fn, const char *name);
 /* Marks a function whose body only passes arguments on (an entry, a part
  * function, a kernel that only calls libaairt) noinline and optnone: it
  * skips the optimiser and goes to the -O0 code generator

@@ -121,7 +121,7 @@ static LLVMValueRef i64c(CgCtx *c, int64_t v) {
     return LLVMConstInt(c->i64, (unsigned long long)v, 1);
 }
 
-static void add_fn_attr(CgCtx *c, LLVMValueRef fn, const char *name) {
+void cg_add_fn_attr(CgCtx *c, LLVMValueRef fn, const char *name) {
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(c->ctx, kind, 0));
 }
@@ -208,8 +208,8 @@ static void kernels_free(CgCtx *c) {
 static LLVMValueRef kernel_declare(CgCtx *c, const char *name, LLVMTypeRef fty, int n_ptrs) {
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
-    add_fn_attr(c, fn, "nounwind");
-    add_fn_attr(c, fn, "noinline");
+    cg_add_fn_attr(c, fn, "nounwind");
+    cg_add_fn_attr(c, fn, "noinline");
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
     for (int i = 0; i < n_ptrs; i++)
         LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
@@ -217,8 +217,8 @@ static LLVMValueRef kernel_declare(CgCtx *c, const char *name, LLVMTypeRef fty, 
 }
 
 void cg_unoptimized(CgCtx *c, LLVMValueRef fn) {
-    add_fn_attr(c, fn, "noinline"); /* optnone requires it */
-    add_fn_attr(c, fn, "optnone");
+    cg_add_fn_attr(c, fn, "noinline"); /* optnone requires it */
+    cg_add_fn_attr(c, fn, "optnone");
 }
 
 bool cg_kernel_call(CgCtx *c, const CgKey *key, const char *op, LLVMTypeRef *ps,
@@ -266,7 +266,7 @@ static LLVMValueRef build_entry(CgCtx *c, const IrFunc *f) {
     snprintf(name, sizeof name, "%s_%s", c->prefix, f->name);
     LLVMTypeRef fty = LLVMFunctionType(c->void_t, &c->ptr, 1, 0);
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
-    add_fn_attr(c, fn, "nounwind");
+    cg_add_fn_attr(c, fn, "nounwind");
     /* Entries are tens to hundreds of kernel calls (an unrolled LSTM's
      * training step: 325) with every buffer's address live across them:
      * optimizing and register-allocating them was the costliest part of a

@@ -74,14 +74,8 @@ static LLVMValueRef callf(Kern *k, const char *name, LLVMValueRef *args, unsigne
     LLVMValueRef fn = LLVMGetNamedFunction(k->c->mod, name);
     if (!fn) {
         fn = LLVMAddFunction(k->c->mod, name, fty);
-        unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                LLVMCreateEnumAttribute(k->c->ctx, nounwind, 0));
-        if (strncmp(name, "llvm.", 5) != 0) {
-            unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
-            LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                    LLVMCreateEnumAttribute(k->c->ctx, memory, 0));
-        }
+        cg_add_fn_attr(k->c, fn, "nounwind");
+        if (strncmp(name, "llvm.", 5) != 0) cg_add_fn_attr(k->c, fn, "memory");
     }
     LLVMValueRef call = LLVMBuildCall2(k->b, fty, fn, args, n, "");
     cg_vecmath_annotate(k->c, call, name);

@@ -117,9 +117,7 @@ static void declare_variant(CgCtx *c, const char *vname, int lanes, unsigned n_a
     if (LLVMGetNamedFunction(c->mod, vname)) return;
     LLVMTypeRef v = LLVMVectorType(c->f32, (unsigned)lanes), ps[2] = {v, v};
     LLVMValueRef fn = LLVMAddFunction(c->mod, vname, LLVMFunctionType(v, ps, n_args, 0));
-    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+    cg_add_fn_attr(c, fn, "nounwind");
 }
 
 void cg_vecmath_annotate(CgCtx *c, LLVMValueRef call, const char *name) {
