@@ -281,6 +281,7 @@ class Bench:
                     f"{p['eager_big_throughput']:.0f}/s; script {p['script_b1_latency_us']:.1f} us, "
                     f"{p['script_big_throughput']:.0f}/s; max|diff| {diffs[-1]:.2e}")
         w = f"{model}_infer"
+        self.res[f"{w}_rounds"] = {t: dict(per[t]) for t in threads}
         for t in threads:
             d = {k: med(v) for k, v in per[t].items()}
             self.row(w, t, "batch-1 latency (us)", d["aai_b1"], d["eager_b1"], "torch eager", False)
@@ -341,6 +342,30 @@ class Bench:
                      False)
         self.res["step_scaling"] = r
         log(f"step_scaling {r}")
+
+    def own_scaling(self, threads):
+        """aai at 2 threads against aai at 1 (the issue's 1.7x target): the
+        ratio of the medians over rounds, and of the best rounds. On a
+        shared host a 2-thread round can lose its second core for a while
+        (the peak probes say when) while 1-thread rounds rarely lose
+        anything, so the medians mix the host into the figure; the best
+        rounds show what the code does when the host gives it both cores."""
+        if threads[:2] != [1, 2]:
+            return
+        out = self.res.setdefault("own_scaling", {})
+        cases = [(f"{m}_train", f"{m}_train", "aai", "epoch 2 (s)", False) for m in ("mlp", "cnn")]
+        cases += [(f"{m}_infer", f"{m}_infer_rounds", "aai_big", "batch-256 (samples/s)", True)
+                  for m in ("mlp", "cnn")]
+        for name, key, field, figure, higher in cases:
+            per = self.res.get(key)
+            if not per:
+                continue
+            one, two = per[1][field], per[2][field]
+            best = max if higher else min
+            for how, v1, v2 in (("median", med(one), med(two)), ("best round", best(one), best(two))):
+                self.row("own_scaling", 2, f"{name} {figure}, {how}", v2, v1,
+                         "aai 1 thread (target 1.7x)", higher)
+                out[f"{name} {how}"] = v1 / v2 if not higher else v2 / v1
 
     def memory(self, info):
         n = info["n_param_floats"]
@@ -468,6 +493,7 @@ def main():
         b.roofline("mlp", info, infer, train, peak)
         if cnn:
             b.roofline("cnn", cnn["info"], cnn.get("infer"), cnn.get("train"), peak)
+        b.own_scaling(threads)
         print(b.table())
         after = ", ".join(f"{k} {p['avx2_t1']} / {p['avx2_t2']} GFLOP/s "
                           f"({p.get('avx2_sustained_t1')} / {p.get('avx2_sustained_t2')} sustained), "
