@@ -455,7 +455,7 @@ static LLVMValueRef window_arg(LK *k) {
 /* A call to the void libaairt function `name` with `args`, declared from
  * their types. */
 static void call_runtime(LK *k, const char *name, LLVMValueRef *args, unsigned n) {
-    LLVMTypeRef ps[8];
+    LLVMTypeRef ps[9];
     for (unsigned i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
     LLVMTypeRef fty = LLVMFunctionType(k->c->void_t, ps, n, 0);
     LLVMValueRef fn = LLVMGetNamedFunction(k->c->mod, name);
@@ -474,14 +474,16 @@ static void emit_im2col(LK *k, bool col2im) {
 }
 
 /* CONV2D: aairt_conv2d (runtime/src/conv2d.c), geometry: the window, then
- * the output channels. Without a bias the runtime gets NULL. */
+ * the output channels. Without a bias the runtime gets NULL; the folded
+ * relu and pooling tile are constants of the kernel (its key has them). */
 static void emit_conv2d(LK *k) {
     const IrValue *v = k->v;
     LLVMValueRef bias = v->n_in == 3 ? k->in[2] : LLVMConstNull(k->c->ptr);
     LLVMValueRef relu = LLVMConstInt(k->c->i32, v->attr.i[4] != 0, 0);
-    LLVMValueRef args[8] = {k->in[0], k->in[1], bias, relu, k->out, dim(k, v->in[0]->shape, 0),
-                            window_arg(k), geo(k, WINDOW_FIELDS)};
-    call_runtime(k, "aairt_conv2d", args, 8);
+    LLVMValueRef pool = ic(k, v->attr.i[5] > 1 ? v->attr.i[5] : 0);
+    LLVMValueRef args[9] = {k->in[0], k->in[1], bias, relu, pool, k->out,
+                            dim(k, v->in[0]->shape, 0), window_arg(k), geo(k, WINDOW_FIELDS)};
+    call_runtime(k, "aairt_conv2d", args, 9);
 }
 
 /* CONV2D_GRAD_W: aairt_conv2d_grad_w (runtime/src/conv2d_grad.c), the
@@ -732,8 +734,8 @@ static bool geometry_of(const IrValue *v, Geometry *g) {
         IrShape xs = v->in[0]->shape;
         window_geometry(geom_of(v, xs, false), g);
         g->v[g->n++] = v->in[1]->shape.dims[0];
-        cg_key_add(key, " n%lld bias%d relu%d", (long long)xs.dims[0], v->n_in == 3,
-                   v->attr.i[4] != 0);
+        cg_key_add(key, " n%lld bias%d relu%d pool%lld", (long long)xs.dims[0], v->n_in == 3,
+                   v->attr.i[4] != 0, (long long)v->attr.i[5]);
         return true;
     }
     case IR_OP_CONV2D_GRAD_W: {

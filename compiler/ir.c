@@ -93,10 +93,14 @@ int64_t ir_value_flops(const IrValue *v) {
     case IR_OP_LINEAR: /* the product, then the folded bias add and activation */
         return 2 * v->in[0]->shape.dims[1] * row + (v->n_in == 3 ? row : 0) +
                (v->attr.i[0] ? row : 0);
-    case IR_OP_CONV2D: { /* a multiply-add per tap (C k k of them), bias, relu */
-        const IrShape w = v->in[1]->shape;
-        return 2 * w.dims[1] * w.dims[2] * w.dims[3] * row + (v->n_in == 3 ? row : 0) +
-               (v->attr.i[4] ? row : 0);
+    case IR_OP_CONV2D: { /* a multiply-add per tap (C k k of them), bias, relu, then a
+                           * folded pooling's one per output, as POOL2D counts */
+        const IrShape w = v->in[1]->shape, x = v->in[0]->shape;
+        const int64_t *a = v->attr.i;
+        int64_t conv = w.dims[0] * ir_window_sweep(x.dims[2], a[0], a[1], a[2], a[3]) *
+                       ir_window_sweep(x.dims[3], a[0], a[1], a[2], a[3]);
+        return 2 * w.dims[1] * w.dims[2] * w.dims[3] * conv + (v->n_in == 3 ? conv : 0) +
+               (a[4] ? conv : 0) + (a[5] > 1 ? row : 0);
     }
     case IR_OP_CONV2D_GRAD_W: { /* a sample: a multiply-add per weight per output pixel */
         const IrShape dy = v->in[1]->shape;

@@ -84,7 +84,7 @@ typedef struct IrParam {
 
 /* Op attributes; which fields matter is up to the op (see ir_ops.def). */
 typedef struct IrAttrs {
-    int64_t i[5];
+    int64_t i[6];
     double f[4];
     IrUnaryFn fn;   /* UNARY, UNARY_GRAD */
     IrSlot slot;    /* INPUT */
@@ -236,6 +236,9 @@ bool ir_infer_shape(IrValue *v, Diag *d);
 bool ir_infer_shape_layer(IrValue *v, Diag *d);
 /* Layer-op attributes in the textual IR (ir_layers.c). */
 void ir_print_layer_attrs(FILE *out, const IrValue *v);
+/* Output positions of a window of k (stride s, padding p, dilation dil)
+ * swept over `in`; <= 0 when the window does not fit. */
+int64_t ir_window_sweep(int64_t in, int64_t k, int64_t s, int64_t p, int64_t dil);
 /* True for ops that write outside their own value (RUNNING_UPDATE): DCE
  * keeps them. */
 bool ir_op_has_effect(IrOpKind op);

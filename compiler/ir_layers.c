@@ -3,6 +3,13 @@
  * every op it has no case for. */
 #include "ir.h"
 
+int64_t ir_window_sweep(int64_t in, int64_t k, int64_t s, int64_t p, int64_t dil) {
+    if (s < 1 || k < 1 || dil < 1 || p < 0) return 0;
+    int64_t span = dil * (k - 1) + 1;
+    if (in + 2 * p < span) return 0;
+    return (in + 2 * p - span) / s + 1;
+}
+
 void ir_print_layer_attrs(FILE *out, const IrValue *v) {
     const int64_t *i = v->attr.i;
     switch (v->op) {
@@ -13,6 +20,7 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
         fprintf(out, " kernel=%lld stride=%lld padding=%lld dilation=%lld%s", (long long)i[0],
                 (long long)i[1], (long long)i[2], (long long)i[3],
                 v->op == IR_OP_CONV2D && i[4] ? " relu" : "");
+        if (v->op == IR_OP_CONV2D && i[5] > 1) fprintf(out, " maxpool=%lld", (long long)i[5]);
         break;
     case IR_OP_POOL2D:
     case IR_OP_POOL2D_GRAD:

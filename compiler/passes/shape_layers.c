@@ -74,19 +74,11 @@ static bool rule_bmm(IrValue *v, Diag *d) {
     return true;
 }
 
-/* Output size of a window sweep, or <= 0 when the window does not fit. */
-static int64_t sweep(int64_t in, int64_t k, int64_t s, int64_t p, int64_t dil) {
-    if (s < 1 || k < 1 || dil < 1 || p < 0) return 0;
-    int64_t span = dil * (k - 1) + 1;
-    if (in + 2 * p < span) return 0;
-    return (in + 2 * p - span) / s + 1;
-}
-
 static bool im2col_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
     if (x.rank != 4 || x.dims[1] < 1)
         return fail(v, d, "convolution: expects an [N, C, H, W] input, got %s", SHAPE(x));
     int64_t k = v->attr.i[0], s = v->attr.i[1], p = v->attr.i[2], dil = v->attr.i[3];
-    int64_t oh = sweep(x.dims[2], k, s, p, dil), ow = sweep(x.dims[3], k, s, p, dil);
+    int64_t oh = ir_window_sweep(x.dims[2], k, s, p, dil), ow = ir_window_sweep(x.dims[3], k, s, p, dil);
     if (oh < 1 || ow < 1)
         return fail(v, d, "convolution: a %lldx%lld kernel (dilation %lld, padding %lld) does "
                     "not fit %s", (long long)k, (long long)k, (long long)dil, (long long)p,
@@ -111,8 +103,13 @@ static bool conv2d_shape(IrValue *v, Diag *d) {
         return fail(v, d, "conv2d: bias %s does not match weight %s", SHAPE(v->in[2]->shape),
                     SHAPE(w));
     int64_t s = v->attr.i[1], p = v->attr.i[2], dil = v->attr.i[3];
-    v->shape = ir_shape(4, (int64_t[]){x.dims[0], w.dims[0], sweep(x.dims[2], k, s, p, dil),
-                                       sweep(x.dims[3], k, s, p, dil)});
+    int64_t pool = v->attr.i[5] > 1 ? v->attr.i[5] : 1; /* a folded max pooling's tiles */
+    int64_t oh = ir_window_sweep(x.dims[2], k, s, p, dil) / pool;
+    int64_t ow = ir_window_sweep(x.dims[3], k, s, p, dil) / pool;
+    if (oh < 1 || ow < 1)
+        return fail(v, d, "conv2d: a %lldx%lld pooling does not fit its output", (long long)pool,
+                    (long long)pool);
+    v->shape = ir_shape(4, (int64_t[]){x.dims[0], w.dims[0], oh, ow});
     return true;
 }
 
@@ -121,8 +118,8 @@ static bool conv2d_grad_w_shape(IrValue *v, Diag *d) {
     IrShape x = v->in[0]->shape, dy = v->in[1]->shape, col;
     if (!im2col_shape(v, d, x, &col)) return false;
     int64_t k = v->attr.i[0], s = v->attr.i[1], p = v->attr.i[2], dil = v->attr.i[3];
-    if (dy.rank != 4 || dy.dims[0] != x.dims[0] || dy.dims[2] != sweep(x.dims[2], k, s, p, dil) ||
-        dy.dims[3] != sweep(x.dims[3], k, s, p, dil))
+    if (dy.rank != 4 || dy.dims[0] != x.dims[0] || dy.dims[2] != ir_window_sweep(x.dims[2], k, s, p, dil) ||
+        dy.dims[3] != ir_window_sweep(x.dims[3], k, s, p, dil))
         return fail(v, d, "conv2d_grad_w: dy %s is not a convolution output of %s", SHAPE(dy),
                     SHAPE(x));
     v->shape = ir_shape(4, (int64_t[]){dy.dims[1], x.dims[1], k, k});
@@ -150,7 +147,7 @@ static bool pool_shape(IrValue *v, Diag *d, IrShape x, IrShape *out) {
     if (p < 0 || 2 * p > k)
         return fail(v, d, "pooling: padding %lld must be at most half the kernel %lld",
                     (long long)p, (long long)k);
-    int64_t oh = sweep(x.dims[2], k, s, p, 1), ow = sweep(x.dims[3], k, s, p, 1);
+    int64_t oh = ir_window_sweep(x.dims[2], k, s, p, 1), ow = ir_window_sweep(x.dims[3], k, s, p, 1);
     if (oh < 1 || ow < 1)
         return fail(v, d, "pooling: a %lldx%lld window does not fit %s", (long long)k,
                     (long long)k, SHAPE(x));

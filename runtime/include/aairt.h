@@ -141,12 +141,16 @@ void aairt_im2col(const float *x, float *col, int64_t batch, const AairtWindow *
  * the image element it was taken from. */
 void aairt_col2im(const float *col, float *x, int64_t batch, const AairtWindow *w);
 /* The convolution of `batch` images x [batch, C, H, W] with weight [O, C,
- * k, k] and bias [O] (NULL: none) into y [batch, O, OH, OW] (O =
+ * k, k] and bias [O] (NULL: none), into y [batch, O, OH, OW] (O =
  * out_channels), then relu(v) = v > 0 ? v : 0 when `relu` is non-zero,
- * without a column matrix (runtime/src/conv2d.c). Generated code calls it
- * for CONV2D, the forward pass of ungrouped stride-1 convolutions. */
-void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu, float *y,
-                  int64_t batch, const AairtWindow *w, int64_t out_channels);
+ * then, when `pool` > 1, a max pooling over pool x pool tiles (stride
+ * pool, no padding, as aairt_pool2d's): y is then [batch, O, OH / pool,
+ * OW / pool]. Without a column matrix where it can (runtime/src/conv2d.c).
+ * Generated code calls it for CONV2D, the forward pass of ungrouped
+ * stride-1 convolutions. */
+void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu,
+                  int64_t pool, float *y, int64_t batch, const AairtWindow *w,
+                  int64_t out_channels);
 /* Its weight gradient dw [O, C, k, k] from x and dy [batch, O, OH, OW],
  * summed over the batch, without a column matrix (runtime/src/
  * conv2d_grad.c): the same bits at any thread count. Generated code calls

@@ -28,7 +28,17 @@
  * channels) the bits are those of the column path.
  * Other strides, and CPUs without AVX2 and FMA, take a column matrix of
  * one sample at a time and aairt_sgemm. Each sample is independent, so
- * generated code cuts the batch over threads (aairt_run_rows). */
+ * generated code cuts the batch over threads (aairt_run_rows).
+ *
+ * A max pooling over k x k tiles that follows (passes/fuse.c folds it in
+ * where nothing else reads the convolution: prediction, evaluation) is
+ * applied one sample at a time: the sample's convolution goes to this
+ * thread's scratch and aairt_pool2d pools it from there into y, so the
+ * unpooled planes (LeNet's first: 25 KB a sample, 6.4 MB at batch 256)
+ * never leave the cache. Storing them and reading them back took a fifth
+ * of batch-256 inference of examples/fashion_cnn.aai. The pooling is
+ * pool2d.c's own code on the same values, so the bits are those of the
+ * two ops run one after the other. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -58,46 +68,104 @@ static void finish(float *y, const float *bias, int relu, int64_t channels, int6
     }
 }
 
+/* ---- where each sample's output goes ------------------------------------- */
+
+/* Straight to y, or, with a folded pooling, to scratch and pooled from
+ * there into y. */
+typedef struct Sink {
+    float *y, *pooled_from; /* pooled_from: NULL without a pooling */
+    int64_t conv_floats, y_floats; /* a sample's convolution, a sample of y */
+    AairtWindow pool;
+} Sink;
+
+/* The window of a max pooling over `pool` x `pool` tiles of the
+ * convolution's output planes. */
+static AairtWindow pool_window(const AairtWindow *w, int64_t channels, int64_t pool) {
+    return (AairtWindow){channels, w->out_height, w->out_width, w->out_height / pool,
+                         w->out_width / pool, pool, pool, 0, 1};
+}
+
+/* False when a pooling's scratch cannot be had. */
+static bool sink_init(Sink *s, float *y, const AairtWindow *w, int64_t out_channels,
+                      int64_t pool) {
+    s->y = y;
+    s->conv_floats = out_channels * w->out_height * w->out_width;
+    s->y_floats = s->conv_floats;
+    s->pooled_from = NULL;
+    if (pool <= 1) return true;
+    s->pool = pool_window(w, out_channels, pool);
+    s->y_floats = out_channels * s->pool.out_height * s->pool.out_width;
+    s->pooled_from = aairt_scratch(AAIRT_SCRATCH_POOLED, (size_t)s->conv_floats * sizeof(float));
+    return s->pooled_from != NULL;
+}
+
+/* Where sample n's convolution is to be written. */
+static float *sink_sample(const Sink *s, int64_t n) {
+    return s->pooled_from ? s->pooled_from : s->y + n * s->y_floats;
+}
+
+/* Sample n's convolution is written: pool it into y when asked. */
+static void sink_done(const Sink *s, int64_t n) {
+    if (s->pooled_from) aairt_pool2d(s->pooled_from, s->y + n * s->y_floats, 1, &s->pool, 0);
+}
+
 /* ---- any stride, any CPU: one sample's column matrix and a product ------- */
 
 static bool conv_by_columns(const float *x, const float *weight, const float *bias, int relu,
-                            float *y, int64_t batch, const AairtWindow *w, int64_t out_channels) {
+                            const Sink *out, int64_t batch, const AairtWindow *w,
+                            int64_t out_channels) {
     const int64_t taps = aairt_window_taps(w), plane = w->out_height * w->out_width;
     const int64_t image = w->channels * w->height * w->width;
     float *col = aairt_scratch(AAIRT_SCRATCH_CONV, (size_t)(plane * taps) * sizeof(float));
     if (!col) return false;
     for (int64_t n = 0; n < batch; n++) {
-        float *yn = y + n * out_channels * plane;
+        float *yn = sink_sample(out, n);
         aairt_im2col(x + n * image, col, 1, w);
         aairt_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int)out_channels, (int)plane, (int)taps, 1.0f,
                     weight, (int)taps, col, (int)taps, 0.0f, yn, (int)plane);
         finish(yn, bias, relu, out_channels, plane);
+        sink_done(out, n);
     }
     return true;
 }
 
+/* Output (o, oh, ow) of one sample by the definition. */
+static float conv_at(const float *x, const float *weight, const float *bias, int relu,
+                     const AairtWindow *w, int64_t o, int64_t oh, int64_t ow) {
+    const int64_t k = w->kernel;
+    const float *wt = weight + o * aairt_window_taps(w);
+    float s = 0.0f;
+    for (int64_t c = 0; c < w->channels; c++)
+        for (int64_t ki = 0; ki < k; ki++)
+            for (int64_t kj = 0; kj < k; kj++, wt++) {
+                int64_t ih = oh * w->stride - w->padding + ki * w->dilation;
+                int64_t iw = ow * w->stride - w->padding + kj * w->dilation;
+                if (ih >= 0 && ih < w->height && iw >= 0 && iw < w->width)
+                    s += *wt * x[(c * w->height + ih) * w->width + iw];
+            }
+    s += bias ? bias[o] : 0.0f;
+    return relu ? relu_of(s) : s;
+}
+
 /* The definition, element by element: the last resort when not even a
- * column matrix of one sample can be had. */
+ * column matrix of one sample can be had. A folded pooling (pool > 1)
+ * takes each tile's maximum as pool2d.c does: from the first element, a
+ * later one replacing it only when greater. */
 static void conv_direct_scalar(const float *x, const float *weight, const float *bias, int relu,
-                               float *y, int64_t batch, const AairtWindow *w,
+                               int64_t pool, float *y, int64_t batch, const AairtWindow *w,
                                int64_t out_channels) {
-    const int64_t k = w->kernel, image = w->channels * w->height * w->width;
+    const int64_t image = w->channels * w->height * w->width, k = pool > 1 ? pool : 1;
     for (int64_t n = 0; n < batch; n++, x += image)
         for (int64_t o = 0; o < out_channels; o++)
-            for (int64_t oh = 0; oh < w->out_height; oh++)
-                for (int64_t ow = 0; ow < w->out_width; ow++) {
-                    float s = 0.0f;
-                    const float *wt = weight + o * aairt_window_taps(w);
-                    for (int64_t c = 0; c < w->channels; c++)
-                        for (int64_t ki = 0; ki < k; ki++)
-                            for (int64_t kj = 0; kj < k; kj++, wt++) {
-                                int64_t ih = oh * w->stride - w->padding + ki * w->dilation;
-                                int64_t iw = ow * w->stride - w->padding + kj * w->dilation;
-                                if (ih >= 0 && ih < w->height && iw >= 0 && iw < w->width)
-                                    s += *wt * x[(c * w->height + ih) * w->width + iw];
-                            }
-                    s += bias ? bias[o] : 0.0f;
-                    *y++ = relu ? relu_of(s) : s;
+            for (int64_t ph = 0; ph < w->out_height / k; ph++)
+                for (int64_t pw = 0; pw < w->out_width / k; pw++) {
+                    float m = conv_at(x, weight, bias, relu, w, o, ph * k, pw * k);
+                    for (int64_t t = 1; t < k * k; t++) {
+                        float v = conv_at(x, weight, bias, relu, w, o, ph * k + t / k,
+                                          pw * k + t % k);
+                        m = v > m ? v : m;
+                    }
+                    *y++ = m;
                 }
 }
 
@@ -186,7 +254,7 @@ AVX2 static void flat_sample(const Flat *f, const float *weight, int64_t out_cha
 
 /* y [O, OH, OW] = the flat output's first OW columns of each row, + bias,
  * then relu when asked. */
-static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, int relu,
+AVX2 static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, int relu,
                        float *y, int64_t out_channels) {
     for (int64_t o = 0; o < out_channels; o++) {
         float b = bias ? bias[o] : 0.0f;
@@ -205,34 +273,38 @@ static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, i
     }
 }
 
-static bool conv_flat(const float *x, const float *weight, const float *bias, int relu, float *y,
-                      int64_t batch, const AairtWindow *w, int64_t out_channels) {
+static bool conv_flat(const float *x, const float *weight, const float *bias, int relu,
+                      const Sink *out, int64_t batch, const AairtWindow *w, int64_t out_channels) {
     Flat f;
     if (w->stride != 1 || !aairt_cpu_has_avx2_fma() || !flat_init(&f, w, out_channels)) return false;
     const int64_t image = w->channels * w->height * w->width;
-    const int64_t out = out_channels * w->out_height * w->out_width;
     for (int64_t n = 0; n < batch; n++) {
         aairt_pad_copy(f.image, x + n * image, w);
         flat_sample(&f, weight, out_channels);
-        flat_store(&f, w, bias, relu, y + n * out, out_channels);
+        flat_store(&f, w, bias, relu, sink_sample(out, n), out_channels);
+        sink_done(out, n);
     }
     return true;
 }
 
 #else /* no AVX2 kernel for this target */
 
-static bool conv_flat(const float *x, const float *weight, const float *bias, int relu, float *y,
-                      int64_t batch, const AairtWindow *w, int64_t out_channels) {
-    (void)x, (void)weight, (void)bias, (void)relu, (void)y, (void)batch, (void)w,
+static bool conv_flat(const float *x, const float *weight, const float *bias, int relu,
+                      const Sink *out, int64_t batch, const AairtWindow *w, int64_t out_channels) {
+    (void)x, (void)weight, (void)bias, (void)relu, (void)out, (void)batch, (void)w,
         (void)out_channels;
     return false;
 }
 
 #endif
 
-void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu, float *y,
-                  int64_t batch, const AairtWindow *w, int64_t out_channels) {
-    if (conv_flat(x, weight, bias, relu, y, batch, w, out_channels)) return;
-    if (conv_by_columns(x, weight, bias, relu, y, batch, w, out_channels)) return;
-    conv_direct_scalar(x, weight, bias, relu, y, batch, w, out_channels);
+void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu,
+                  int64_t pool, float *y, int64_t batch, const AairtWindow *w,
+                  int64_t out_channels) {
+    Sink out;
+    if (sink_init(&out, y, w, out_channels, pool)) {
+        if (conv_flat(x, weight, bias, relu, &out, batch, w, out_channels)) return;
+        if (conv_by_columns(x, weight, bias, relu, &out, batch, w, out_channels)) return;
+    }
+    conv_direct_scalar(x, weight, bias, relu, pool, y, batch, w, out_channels);
 }

@@ -20,6 +20,7 @@ typedef enum AairtScratchUse {
     AAIRT_SCRATCH_WINDOW, /* im2col / col2im: the padded image and its run table */
     AAIRT_SCRATCH_GEMM,   /* gemm_small: the packed operand or the partial sums */
     AAIRT_SCRATCH_CONV,   /* conv2d: the flat image and output, or one column matrix */
+    AAIRT_SCRATCH_POOLED, /* conv2d with a folded max pooling: one sample before it */
     AAIRT_SCRATCH_USES
 } AairtScratchUse;
 

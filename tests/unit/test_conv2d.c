@@ -8,7 +8,8 @@
  * not a whole number of position blocks. The kernel's order of operations
  * is gemm_small's narrow product over im2col's columns, then + bias, so on
  * a CPU with AVX2 and FMA the result is compared bit for bit with that
- * path as well. */
+ * path as well. A folded max pooling gives the bits of the convolution
+ * followed by aairt_pool2d, on every path. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -136,7 +137,7 @@ static void check_case(const Case *t) {
     for (int64_t i = 0; i < nw; i++) wt[i] = (float)sin(0.71 * (double)i) * 0.5f;
     for (int64_t i = 0; i < t->outs; i++) bias[i] = 0.25f - 0.1f * (float)i;
     const float *b = t->bias ? bias : NULL;
-    aairt_conv2d(x, wt, b, t->relu, y, t->batch, &w, t->outs);
+    aairt_conv2d(x, wt, b, t->relu, 0, y, t->batch, &w, t->outs);
     int64_t i = 0, wrong = 0;
     for (int64_t n = 0; n < t->batch; n++)
         for (int64_t o = 0; o < t->outs; o++)
@@ -196,4 +197,49 @@ Test(conv2d, other_strides_match_the_definition) {
         {3, 4, 6, 6, 3, 1, 2, 0, 1, false, false},        /* 1x1, stride 2, no bias */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
+}
+
+/* aairt_conv2d with a folded max pooling against the convolution, then
+ * aairt_pool2d over its output: the same bits, on the flat path (stride 1)
+ * and the column path, for tiles that leave a ragged edge (floor), relu
+ * or not, and a NaN in the image, which pooling keeps where it comes
+ * first in a tile. */
+Test(conv2d, folded_max_pool_is_the_convolution_then_the_pooling) {
+    const struct {
+        Case c;
+        int64_t pool;
+    } cases[] = {
+        {{3, 1, 28, 28, 8, 5, 1, 2, 1, true, true}, 2},   /* LeNet's first layer */
+        {{2, 8, 14, 14, 16, 5, 1, 0, 1, true, true}, 2},  /* and its second */
+        {{2, 3, 9, 11, 5, 3, 1, 1, 1, true, false}, 2},   /* 9x11: a row and a column left over */
+        {{1, 2, 10, 10, 3, 3, 1, 1, 1, false, true}, 3},  /* 3x3 tiles */
+        {{2, 3, 11, 9, 5, 3, 2, 1, 1, true, false}, 2},   /* stride 2: the column path */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const Case *t = &cases[c].c;
+        const int64_t pool = cases[c].pool;
+        AairtWindow w = window_of(t);
+        AairtWindow pw = {t->outs, w.out_height, w.out_width, w.out_height / pool,
+                          w.out_width / pool, pool, pool, 0, 1};
+        int64_t nx = t->batch * t->chans * t->h * t->w, nw = t->outs * t->chans * t->k * t->k;
+        int64_t nc = t->batch * t->outs * w.out_height * w.out_width;
+        int64_t ny = t->batch * t->outs * pw.out_height * pw.out_width;
+        float *x = malloc(sizeof *x * (size_t)nx), *wt = malloc(sizeof *wt * (size_t)nw);
+        float *bias = malloc(sizeof *bias * (size_t)t->outs), *conv = malloc(sizeof *conv * (size_t)nc);
+        float *want = malloc(sizeof *want * (size_t)ny), *y = guarded(ny);
+        cr_assert(x && wt && bias && conv && want);
+        for (int64_t i = 0; i < nx; i++) x[i] = (float)cos(0.37 * (double)i + 0.2);
+        for (int64_t i = 0; i < nw; i++) wt[i] = (float)sin(0.71 * (double)i) * 0.5f;
+        for (int64_t i = 0; i < t->outs; i++) bias[i] = 0.25f - 0.1f * (float)i;
+        x[nx / 2] = NAN;
+        const float *b = t->bias ? bias : NULL;
+        aairt_conv2d(x, wt, b, t->relu, 0, conv, t->batch, &w, t->outs);
+        aairt_pool2d(conv, want, t->batch, &pw, 0);
+        aairt_conv2d(x, wt, b, t->relu, pool, y, t->batch, &w, t->outs);
+        cr_expect_eq(memcmp(y, want, sizeof *y * (size_t)ny), 0,
+                     "case %zu: not the bits of the convolution, then the pooling", c);
+        expect_guards(y, ny, "conv2d with a pooling");
+        guarded_free(y);
+        free(x), free(wt), free(bias), free(conv), free(want);
+    }
 }

@@ -453,6 +453,92 @@ Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
     arena_free(&arena);
 }
 
+/* The k x k tile of channel plane `plane` ([OH, OW]) at pooled (ph, pw):
+ * its maximum after relu when `max`, else its mean. */
+static double tile_of(const double *plane, int64_t ow_n, int64_t k, int64_t ph, int64_t pw,
+                      bool max) {
+    double m = -INFINITY, sum = 0;
+    for (int64_t ki = 0; ki < k; ki++)
+        for (int64_t kj = 0; kj < k; kj++) {
+            double v = plane[(ph * k + ki) * ow_n + pw * k + kj];
+            double r = v > 0 ? v : 0;
+            m = r > m ? r : m;
+            sum += v;
+        }
+    return max ? m : sum / (double)(k * k);
+}
+
+/* predict = maxpool2(relu(conv(x))) + avgpool2(conv(x)): the max pooling
+ * over tiles folds into the convolution it alone reads, with the relu
+ * (passes/fuse.c); the average pooling stays an op of its own. A training
+ * entry over the same max pooling keeps it apart (its gradient reads the
+ * convolution's output). 9x7 outputs leave a ragged row and column.
+ * Predictions match the definition and are the same bits at 1 and 3
+ * threads. */
+Test(layers, max_pooling_folds_into_a_convolution_it_alone_reads) {
+    const ConvCase t = {5, 2, 9, 7, 5, 3, 1, 1};
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "fuse_pool");
+    int64_t k = t.kern, nw = t.outs * t.chans * k * k;
+    IrParam *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){t.outs, t.chans, k, k}),
+                              IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *b = ir_param_new(m, "b", ir_shape(1, (int64_t[]){t.outs}), IR_INIT_ZEROS, 1, 1, L0);
+    IrShape xs = ir_shape(4, (int64_t[]){IR_BATCH, t.chans, t.h, t.w});
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, xs, L0);
+    IrValue *c1 = ir_conv2d(f, x, ir_build_param(f, w, L0), ir_build_param(f, b, L0), 1, t.pad,
+                            1, 1, L0);
+    IrValue *c2 = ir_conv2d(f, x, ir_build_param(f, w, L0), ir_build_param(f, b, L0), 1, t.pad,
+                            1, 1, L0);
+    IrValue *maxed = ir_pool2d(f, ir_build_unary(f, IR_FN_RELU, c1, 0, L0), 2, 2, 0, false, L0);
+    f->output = ir_build_binary(f, IR_OP_ADD, maxed, ir_pool2d(f, c2, 2, 2, 0, true, L0), L0);
+    IrFunc *ft = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrValue *ct = ir_conv2d(ft, ir_build_input(ft, IR_SLOT_X, IR_F32, xs, L0),
+                            ir_build_param(ft, w, L0), ir_build_param(ft, b, L0), 1, t.pad, 1, 1, L0);
+    IrValue *pt = ir_pool2d(ft, ir_build_unary(ft, IR_FN_RELU, ct, 0, L0), 2, 2, 0, false, L0);
+    ft->loss = ir_build_reduce(ft, IR_OP_SUM, ir_build_unary(ft, IR_FN_SQUARE, pt, 0, L0), 0,
+                               false, L0);
+    Jit *j = jit_compile(m);
+    cr_expect_eq(c1->attr.i[5], 2, "max pooling folded into the convolution only it reads");
+    cr_expect_eq(c2->attr.i[5], 0, "average pooling not folded");
+    cr_expect_eq(count_op(f, IR_OP_POOL2D), 1, "only the average pooling is left");
+    cr_expect_eq(ct->attr.i[5], 0, "training keeps the pooling apart");
+    cr_expect_eq(count_op(ft, IR_OP_POOL2D), 1);
+    int64_t oh = conv_out(t.h, &t), ow = conv_out(t.w, &t), ph = oh / 2, pw = ow / 2;
+    int64_t nx = t.batch * t.chans * t.h * t.w, ny = t.batch * t.outs * ph * pw;
+    float *params = calloc((size_t)m->n_param_floats, sizeof(float));
+    float *xv = malloc(sizeof(float) * (size_t)nx);
+    double *h = malloc(sizeof *h * (size_t)nx), *dw = calloc((size_t)nw, sizeof *dw);
+    double *db = calloc((size_t)t.outs, sizeof *db), *dh = calloc((size_t)nx, sizeof *dh);
+    cr_assert(params && xv && h && dw && db && dh);
+    for (int64_t i = 0; i < nw; i++) params[w->offset + i] = (float)sin(0.53 * (double)i) * 0.5f;
+    for (int64_t i = 0; i < t.outs; i++) params[b->offset + i] = 0.05f * (float)(i - 2);
+    for (int64_t i = 0; i < nx; i++) h[i] = xv[i] = (float)cos(0.41 * (double)i);
+    double *want = conv_reference(&t, h, params + w->offset, params + b->offset, dw, db, dh);
+    ConvCase pooled = t; /* run_conv's output size: the pooled planes */
+    pooled.h = ph, pooled.w = pw, pooled.kern = 1, pooled.stride = 1, pooled.pad = 0;
+    ConvRun one = run_conv(j, m, &pooled, params, xv, 1);
+    ConvRun three = run_conv(j, m, &pooled, params, xv, 3);
+    for (int64_t n = 0, i = 0; n < t.batch; n++)
+        for (int64_t o = 0; o < t.outs; o++)
+            for (int64_t r = 0; r < ph; r++)
+                for (int64_t c = 0; c < pw; c++, i++) {
+                    const double *plane = want + (n * t.outs + o) * oh * ow;
+                    double expect = tile_of(plane, ow, 2, r, c, true) +
+                                    tile_of(plane, ow, 2, r, c, false);
+                    cr_assert(fabs(one.y[i] - expect) <= 1e-4 * (1 + fabs(expect)),
+                              "y[%lld] %g, reference %g", (long long)i, (double)one.y[i], expect);
+                }
+    cr_expect_eq(memcmp(one.y, three.y, sizeof(float) * (size_t)ny), 0,
+                 "predict differs at 3 threads");
+    free(one.y), free(one.grads), free(three.y), free(three.grads);
+    free(params), free(xv), free(h), free(dw), free(db), free(dh), free(want);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+}
+
 /* A training step with loss sum(act(conv(x s))^2), act = relu (folded into
  * the convolution, its gradient reading the folded output) or maximum(., 0)
  * (the same function, which nothing folds). Returns the loss; *grads gets
