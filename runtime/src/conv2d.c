@@ -30,15 +30,19 @@
  * one sample at a time and aairt_sgemm. Each sample is independent, so
  * generated code cuts the batch over threads (aairt_run_rows).
  *
+ * The flat kernel adds the bias and applies the relu as each block leaves
+ * its registers; the output's first OW columns of each row are then
+ * copied out.
+ *
  * A max pooling over k x k tiles that follows (passes/fuse.c folds it in
  * where nothing else reads the convolution: prediction, evaluation) is
- * applied one sample at a time: the sample's convolution goes to this
- * thread's scratch and aairt_pool2d pools it from there into y, so the
- * unpooled planes (LeNet's first: 25 KB a sample, 6.4 MB at batch 256)
- * never leave the cache. Storing them and reading them back took a fifth
- * of batch-256 inference of examples/fashion_cnn.aai. The pooling is
- * pool2d.c's own code on the same values, so the bits are those of the
- * two ops run one after the other. */
+ * applied one sample at a time, so the unpooled planes (LeNet's first:
+ * 25 KB a sample, 6.4 MB at batch 256) never leave the cache: the flat
+ * kernel's planes are pooled where they lie (no copy), the column path's
+ * sample goes to this thread's scratch and is pooled from there. Storing
+ * them and reading them back took a fifth of batch-256 inference of
+ * examples/fashion_cnn.aai. The pooling is aairt_pool2d on the same
+ * values, so the bits are those of the two ops one after the other. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -70,43 +74,24 @@ static void finish(float *y, const float *bias, int relu, int64_t channels, int6
 
 /* ---- where each sample's output goes ------------------------------------- */
 
-/* Straight to y, or, with a folded pooling, to scratch and pooled from
- * there into y. */
+/* y's layout, and the folded pooling's window when there is one. */
 typedef struct Sink {
-    float *y, *pooled_from; /* pooled_from: NULL without a pooling */
+    float *y;
     int64_t conv_floats, y_floats; /* a sample's convolution, a sample of y */
-    AairtWindow pool;
+    bool pooled;
+    AairtWindow pool; /* over the convolution's output planes */
 } Sink;
 
-/* The window of a max pooling over `pool` x `pool` tiles of the
- * convolution's output planes. */
-static AairtWindow pool_window(const AairtWindow *w, int64_t channels, int64_t pool) {
-    return (AairtWindow){channels, w->out_height, w->out_width, w->out_height / pool,
-                         w->out_width / pool, pool, pool, 0, 1};
-}
-
-/* False when a pooling's scratch cannot be had. */
-static bool sink_init(Sink *s, float *y, const AairtWindow *w, int64_t out_channels,
-                      int64_t pool) {
-    s->y = y;
-    s->conv_floats = out_channels * w->out_height * w->out_width;
-    s->y_floats = s->conv_floats;
-    s->pooled_from = NULL;
-    if (pool <= 1) return true;
-    s->pool = pool_window(w, out_channels, pool);
-    s->y_floats = out_channels * s->pool.out_height * s->pool.out_width;
-    s->pooled_from = aairt_scratch(AAIRT_SCRATCH_POOLED, (size_t)s->conv_floats * sizeof(float));
-    return s->pooled_from != NULL;
-}
-
-/* Where sample n's convolution is to be written. */
-static float *sink_sample(const Sink *s, int64_t n) {
-    return s->pooled_from ? s->pooled_from : s->y + n * s->y_floats;
-}
-
-/* Sample n's convolution is written: pool it into y when asked. */
-static void sink_done(const Sink *s, int64_t n) {
-    if (s->pooled_from) aairt_pool2d(s->pooled_from, s->y + n * s->y_floats, 1, &s->pool, 0);
+static Sink sink_of(float *y, const AairtWindow *w, int64_t out_channels, int64_t pool) {
+    Sink s = {.y = y, .conv_floats = out_channels * w->out_height * w->out_width};
+    s.y_floats = s.conv_floats;
+    s.pooled = pool > 1;
+    if (s.pooled) {
+        s.pool = (AairtWindow){out_channels, w->out_height, w->out_width, w->out_height / pool,
+                               w->out_width / pool, pool, pool, 0, 1};
+        s.y_floats = out_channels * s.pool.out_height * s.pool.out_width;
+    }
+    return s;
 }
 
 /* ---- any stride, any CPU: one sample's column matrix and a product ------- */
@@ -117,14 +102,17 @@ static bool conv_by_columns(const float *x, const float *weight, const float *bi
     const int64_t taps = aairt_window_taps(w), plane = w->out_height * w->out_width;
     const int64_t image = w->channels * w->height * w->width;
     float *col = aairt_scratch(AAIRT_SCRATCH_CONV, (size_t)(plane * taps) * sizeof(float));
-    if (!col) return false;
+    float *unpooled = out->pooled ? aairt_scratch(AAIRT_SCRATCH_POOLED,
+                                                  (size_t)out->conv_floats * sizeof(float))
+                                  : NULL;
+    if (!col || (out->pooled && !unpooled)) return false;
     for (int64_t n = 0; n < batch; n++) {
-        float *yn = sink_sample(out, n);
+        float *yn = out->y + n * out->y_floats, *conv = out->pooled ? unpooled : yn;
         aairt_im2col(x + n * image, col, 1, w);
         aairt_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int)out_channels, (int)plane, (int)taps, 1.0f,
-                    weight, (int)taps, col, (int)taps, 0.0f, yn, (int)plane);
-        finish(yn, bias, relu, out_channels, plane);
-        sink_done(out, n);
+                    weight, (int)taps, col, (int)taps, 0.0f, conv, (int)plane);
+        finish(conv, bias, relu, out_channels, plane);
+        if (out->pooled) aairt_pool2d(conv, yn, 1, &out->pool, 0);
     }
     return true;
 }
@@ -216,8 +204,17 @@ static bool flat_init(Flat *f, const AairtWindow *w, int64_t out_channels) {
     return true;
 }
 
+/* The bias and relu of a flat-output block, applied as it leaves the
+ * registers: v + bias, then relu(v) = v > 0 ? v : 0 (max_ps(v, 0) gives
+ * its second operand for a NaN, as relu_of does). */
+typedef struct Epilogue {
+    const float *bias; /* NULL: none */
+    int relu;
+} Epilogue;
+
 /* Channels [o, o + OB) x positions [q, q + QBLOCK) of the flat output. */
-INLINE_AVX2 void flat_block(const Flat *f, const float *weight, int64_t o, int64_t q, int ob) {
+INLINE_AVX2 void flat_block(const Flat *f, const float *weight, Epilogue e, int64_t o, int64_t q,
+                            int ob) {
     __m256 acc[OBLOCK][QVECS];
     for (int j = 0; j < ob; j++)
         for (int v = 0; v < QVECS; v++) acc[j][v] = _mm256_setzero_ps();
@@ -235,42 +232,48 @@ INLINE_AVX2 void flat_block(const Flat *f, const float *weight, int64_t o, int64
         }
     }
     for (int j = 0; j < ob; j++)
-        for (int v = 0; v < QVECS; v++)
-            _mm256_storeu_ps(f->out + (o + j) * f->positions + q + v * VEC, acc[j][v]);
+        for (int v = 0; v < QVECS; v++) {
+            __m256 r = acc[j][v];
+            if (e.bias) r = _mm256_add_ps(r, _mm256_broadcast_ss(e.bias + o + j));
+            if (e.relu) r = _mm256_max_ps(r, _mm256_setzero_ps());
+            _mm256_storeu_ps(f->out + (o + j) * f->positions + q + v * VEC, r);
+        }
 }
 
-AVX2 static void flat_sample(const Flat *f, const float *weight, int64_t out_channels) {
+AVX2 static void flat_sample(const Flat *f, const float *weight, Epilogue e,
+                             int64_t out_channels) {
     for (int64_t q = 0; q < f->positions; q += QBLOCK) {
         int64_t o = 0;
-        for (; o + OBLOCK <= out_channels; o += OBLOCK) flat_block(f, weight, o, q, OBLOCK);
+        for (; o + OBLOCK <= out_channels; o += OBLOCK) flat_block(f, weight, e, o, q, OBLOCK);
         switch (out_channels - o) {
-        case 3: flat_block(f, weight, o, q, 3); break;
-        case 2: flat_block(f, weight, o, q, 2); break;
-        case 1: flat_block(f, weight, o, q, 1); break;
+        case 3: flat_block(f, weight, e, o, q, 3); break;
+        case 2: flat_block(f, weight, e, o, q, 2); break;
+        case 1: flat_block(f, weight, e, o, q, 1); break;
         default: break;
         }
     }
 }
 
-/* y [O, OH, OW] = the flat output's first OW columns of each row, + bias,
- * then relu when asked. */
-AVX2 static void flat_store(const Flat *f, const AairtWindow *w, const float *bias, int relu,
-                       float *y, int64_t out_channels) {
-    for (int64_t o = 0; o < out_channels; o++) {
-        float b = bias ? bias[o] : 0.0f;
-        for (int64_t oh = 0; oh < w->out_height; oh++) {
-            const float *src = f->out + o * f->positions + oh * f->wp;
-            float *dst = y + (o * w->out_height + oh) * w->out_width;
-            if (!bias && !relu) {
-                memcpy(dst, src, (size_t)w->out_width * sizeof(float));
-                continue;
-            }
-            for (int64_t ow = 0; ow < w->out_width; ow++) {
-                float v = bias ? src[ow] + b : src[ow];
-                dst[ow] = relu ? relu_of(v) : v;
-            }
-        }
+/* One sample's output from the flat one: each channel plane is OH rows
+ * of wp positions, of which the first OW are the convolution's. Without
+ * a pooling they are copied to y [O, OH, OW]; with one, aairt_pool2d
+ * pools each plane straight from the flat rows (its tiles never reach the
+ * dropped columns) into y [O, OH / k, OW / k]. */
+static void flat_store(const Flat *f, const AairtWindow *w, const Sink *out, float *y,
+                       int64_t out_channels) {
+    if (out->pooled) {
+        AairtWindow plane = out->pool;
+        plane.channels = 1;
+        plane.width = f->wp;
+        int64_t pooled = plane.out_height * plane.out_width;
+        for (int64_t o = 0; o < out_channels; o++)
+            aairt_pool2d(f->out + o * f->positions, y + o * pooled, 1, &plane, 0);
+        return;
     }
+    for (int64_t o = 0; o < out_channels; o++)
+        for (int64_t oh = 0; oh < w->out_height; oh++)
+            memcpy(y + (o * w->out_height + oh) * w->out_width, f->out + o * f->positions + oh * f->wp,
+                   (size_t)w->out_width * sizeof(float));
 }
 
 static bool conv_flat(const float *x, const float *weight, const float *bias, int relu,
@@ -278,11 +281,11 @@ static bool conv_flat(const float *x, const float *weight, const float *bias, in
     Flat f;
     if (w->stride != 1 || !aairt_cpu_has_avx2_fma() || !flat_init(&f, w, out_channels)) return false;
     const int64_t image = w->channels * w->height * w->width;
+    const Epilogue e = {bias, relu};
     for (int64_t n = 0; n < batch; n++) {
         aairt_pad_copy(f.image, x + n * image, w);
-        flat_sample(&f, weight, out_channels);
-        flat_store(&f, w, bias, relu, sink_sample(out, n), out_channels);
-        sink_done(out, n);
+        flat_sample(&f, weight, e, out_channels);
+        flat_store(&f, w, out, out->y + n * out->y_floats, out_channels);
     }
     return true;
 }
@@ -301,10 +304,8 @@ static bool conv_flat(const float *x, const float *weight, const float *bias, in
 void aairt_conv2d(const float *x, const float *weight, const float *bias, int relu,
                   int64_t pool, float *y, int64_t batch, const AairtWindow *w,
                   int64_t out_channels) {
-    Sink out;
-    if (sink_init(&out, y, w, out_channels, pool)) {
-        if (conv_flat(x, weight, bias, relu, &out, batch, w, out_channels)) return;
-        if (conv_by_columns(x, weight, bias, relu, &out, batch, w, out_channels)) return;
-    }
+    const Sink out = sink_of(y, w, out_channels, pool);
+    if (conv_flat(x, weight, bias, relu, &out, batch, w, out_channels)) return;
+    if (conv_by_columns(x, weight, bias, relu, &out, batch, w, out_channels)) return;
     conv_direct_scalar(x, weight, bias, relu, pool, y, batch, w, out_channels);
 }
