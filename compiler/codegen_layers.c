@@ -28,7 +28,7 @@ typedef struct LK {
     LLVMValueRef fn;
     LLVMBasicBlockRef entry;
     LLVMValueRef out, in[IR_MAX_INPUTS], batch, step;
-    LLVMValueRef offset; /* SLICE, SLICE_GRAD: the slice's start, in elements */
+    LLVMValueRef offset; /* SLICE, SLICE_GRAD, SLICE_ADD: the slice's start, in elements */
     unsigned geo_at;     /* the first geometry argument's index (Geometry) */
     const IrValue *v;
 } LK;
@@ -118,7 +118,15 @@ static int64_t rest_of(IrShape s, int axis) {
     return r;
 }
 
-static bool is_slice(const IrValue *v) { return v->op == IR_OP_SLICE || v->op == IR_OP_SLICE_GRAD; }
+static bool is_slice(const IrValue *v) {
+    return v->op == IR_OP_SLICE || v->op == IR_OP_SLICE_GRAD || v->op == IR_OP_SLICE_ADD;
+}
+
+/* Whether v's kernel takes input j. SLICE_ADD's kernel updates its output
+ * in place; its first input is already there (cg_emit_layer copies it when
+ * the memory plan gave the two different buffers), and a pointer to it
+ * would alias the output the kernel declares noalias. */
+static bool kernel_reads(const IrValue *v, int j) { return !(v->op == IR_OP_SLICE_ADD && j == 0); }
 
 /* The key of v's kernel. A slice's kernel takes its start as an argument
  * and is keyed as the same slice at 0: the slices of an unrolled sequence
@@ -135,7 +143,7 @@ static void layer_key(CgKey *key, const CgCtx *c, const IrValue *v, bool with_st
 }
 
 static int64_t slice_offset(const IrValue *v) {
-    IrShape full = v->op == IR_OP_SLICE_GRAD ? v->shape : v->in[0]->shape;
+    IrShape full = v->op == IR_OP_SLICE ? v->in[0]->shape : v->shape;
     return v->attr.i[1] * rest_of(full, (int)v->attr.i[0]);
 }
 
@@ -173,6 +181,7 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     args[n++] = cg_ptr(c, v);
     for (int j = 0; j < v->n_in; j++) {
         assert(cg_in_memory(c, v->in[j]) && "layer ops read inputs from memory");
+        if (!kernel_reads(v, j)) continue;
         ps[n] = c->ptr;
         args[n++] = cg_ptr(c, v->in[j]);
     }
@@ -207,7 +216,8 @@ static bool lk_begin(CgCtx *c, LK *k, const IrValue *v, bool with_step) {
     k->b = def.b;
     k->entry = def.entry;
     k->out = LLVMGetParam(k->fn, 0);
-    for (int j = 0; j < v->n_in; j++) k->in[j] = LLVMGetParam(k->fn, (unsigned)j + 1);
+    for (int j = 0, at = 1; j < v->n_in; j++)
+        if (kernel_reads(v, j)) k->in[j] = LLVMGetParam(k->fn, (unsigned)at++);
     k->batch = LLVMGetParam(k->fn, (unsigned)n_ptrs);
     if (with_step) k->step = LLVMGetParam(k->fn, (unsigned)n_ptrs + 1);
     if (is_slice(v)) k->offset = LLVMGetParam(k->fn, (unsigned)geo_at - 1);
@@ -599,6 +609,33 @@ static void emit_slice(LK *k, bool grad) {
     }
 }
 
+/* SLICE_ADD: out[slice] += d, rows of the slice along the axis. */
+static void emit_slice_add(LK *k) {
+    const IrValue *v = k->v;
+    int axis = (int)v->attr.i[0];
+    int64_t rest = rest_of(v->shape, axis);
+    int64_t len = (v->attr.i[2] - v->attr.i[1]) * rest, row = v->shape.dims[axis] * rest;
+    LLoop lo, lj;
+    LLVMValueRef o = loop_begin(k, &lo, prod(k, v->shape, 0, axis));
+    LLVMValueRef at = iadd(k, imul(k, o, ic(k, row)), k->offset), from = imul(k, o, ic(k, len));
+    LLVMValueRef j = loop_begin(k, &lj, ic(k, len));
+    LLVMValueRef i = iadd(k, at, j);
+    store(k, k->out, i, LLVMBuildFAdd(k->b, load(k, k->out, i), load(k, k->in[1], iadd(k, from, j)), ""));
+    loop_end(k, &lj);
+    loop_end(k, &lo);
+}
+
+/* x copied into v's buffer, unless the memory plan gave them one (an op
+ * that updates x in place, in the entry before its kernel). */
+static void copy_unless_shared(CgCtx *c, const IrValue *v, const IrValue *x) {
+    const CgAddr *a = &c->addrs[v->id], *b = &c->addrs[x->id];
+    if (a->base == b->base && a->offset == b->offset && a->per_row == b->per_row) return;
+    int64_t row = ir_shape_row_elems(v->shape) * (int64_t)sizeof(float);
+    LLVMValueRef bytes = LLVMConstInt(c->i64, (unsigned long long)row, 0);
+    if (ir_shape_has_batch(v->shape)) bytes = LLVMBuildMul(c->b, bytes, c->batch, "");
+    LLVMBuildMemCpy(c->b, cg_ptr(c, v), 4, cg_ptr(c, x), 4, bytes);
+}
+
 /* ---- dropout, running statistics, embedding, max ------------------------------- */
 
 static LLVMValueRef mix64(LK *k, LLVMValueRef z) {
@@ -798,6 +835,7 @@ static bool only_calls_runtime(const IrValue *v) {
 
 void cg_emit_layer(CgCtx *c, const IrValue *v) {
     LK k;
+    if (v->op == IR_OP_SLICE_ADD) copy_unless_shared(c, v, v->in[0]);
     if (!lk_begin(c, &k, v, v->op == IR_OP_DROPOUT)) return; /* an earlier value's kernel does it */
     switch (v->op) {
     case IR_OP_MATMUL: emit_bmm(&k); break;
@@ -811,6 +849,7 @@ void cg_emit_layer(CgCtx *c, const IrValue *v) {
     case IR_OP_CONCAT: emit_concat(&k); break;
     case IR_OP_SLICE: emit_slice(&k, false); break;
     case IR_OP_SLICE_GRAD: emit_slice(&k, true); break;
+    case IR_OP_SLICE_ADD: emit_slice_add(&k); break;
     case IR_OP_DROPOUT: emit_dropout(&k); break;
     case IR_OP_RUNNING_UPDATE: emit_running_update(&k); break;
     case IR_OP_EMBEDDING: emit_embedding(&k, false); break;

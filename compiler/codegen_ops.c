@@ -18,8 +18,8 @@
 
 #include "codegen_internal.h"
 
-/* LINEAR: codegen_linear.c. */
-static_assert(IR_OP_COUNT == 47, "add the new op's lowering below (layer ops: codegen_layers.c)");
+/* LINEAR: codegen_linear.c; SLICE_ADD: codegen_layers.c. */
+static_assert(IR_OP_COUNT == 48, "add the new op's lowering below (layer ops: codegen_layers.c)");
 
 typedef struct Opnd {
     LLVMValueRef ptr; /* NULL: immediate */

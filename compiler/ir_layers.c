@@ -39,6 +39,7 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
     case IR_OP_CONCAT: fprintf(out, " axis=%lld", (long long)i[0]); break;
     case IR_OP_SLICE:
     case IR_OP_SLICE_GRAD:
+    case IR_OP_SLICE_ADD:
         fprintf(out, " axis=%lld [%lld:%lld]", (long long)i[0], (long long)i[1], (long long)i[2]);
         break;
     case IR_OP_DROPOUT: fprintf(out, " p=%.9g seed=%lld", v->attr.f[0], (long long)i[0]); break;

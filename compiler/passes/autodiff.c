@@ -14,8 +14,8 @@
 #include <assert.h>
 #include <stdlib.h>
 
-/* LINEAR, made after autodiff by passes/fuse.c, has no VJP. */
-static_assert(IR_OP_COUNT == 47, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
+/* LINEAR and SLICE_ADD, made after autodiff by passes/fuse.c, have no VJP. */
+static_assert(IR_OP_COUNT == 48, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
 
 typedef struct AdCtx {
     IrModule *m;

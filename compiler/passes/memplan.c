@@ -14,6 +14,10 @@
  * Packing batch values in units of per-row floats keeps the plan valid for
  * any batch size. Every buffer starts on a 16-float (64-byte) boundary.
  *
+ * An op that updates its first input in place (SLICE_ADD) takes that
+ * input's buffer when the input dies there and both are arena values of
+ * one size; otherwise codegen copies the input into its buffer first.
+ *
  * Requires: DCE done (dead values are skipped). Preserves: schedule order. */
 #include "passes.h"
 
@@ -56,6 +60,21 @@ static int64_t region_place(Region *r, int64_t size, int def, int last) {
     r->blocks[r->n++] = (Block){off, size, last};
     if (off + size > r->total) r->total = off + size;
     return off;
+}
+
+/* Extends the life of the buffer at `off` to `last`: a value that took it
+ * over in place. */
+static void region_extend(Region *r, int64_t off, int last) {
+    for (int i = 0; i < r->n; i++)
+        if (r->blocks[i].off == off && r->blocks[i].last < last) r->blocks[i].last = last;
+}
+
+/* Whether v can take over the buffer of its first input (see above). */
+static bool takes_input_buffer(const IrValue *v, const int *def, const int *last) {
+    if (v->op != IR_OP_SLICE_ADD) return false;
+    const IrValue *x = v->in[0];
+    return x->store.kind == IR_STORE_ARENA && v->store.kind == IR_STORE_ARENA &&
+           ir_shape_eq(x->shape, v->shape) && last[x->id] == def[v->id];
 }
 
 static bool owns_memory(const IrValue *v) {
@@ -153,7 +172,15 @@ static void plan_func(IrModule *m, IrFunc *f) {
         IrValue *v = f->values.items[i];
         if (v->dead || v->store.kind != IR_STORE_ARENA) continue;
         int64_t size = align16(ir_shape_row_elems(v->shape));
-        if (ir_shape_has_batch(v->shape)) {
+        bool batch = ir_shape_has_batch(v->shape);
+        if (takes_input_buffer(v, def, last)) {
+            const IrStorage *x = &v->in[0]->store;
+            v->store.offset = x->offset;
+            v->store.row_offset = x->row_offset;
+            region_extend(batch ? &rows : &stat, batch ? x->row_offset : x->offset, last[v->id]);
+            continue;
+        }
+        if (batch) {
             v->store.row_offset = region_place(&rows, size, def[v->id], last[v->id]);
         } else {
             v->store.offset = region_place(&stat, size, def[v->id], last[v->id]);

@@ -246,6 +246,16 @@ bool ir_infer_shape_layer(IrValue *v, Diag *d) {
         v->shape = x;
         return true;
     }
+    case IR_OP_SLICE_ADD: {
+        IrShape full = in[0]->shape, part = full;
+        if (!slice_ok(v, d, full)) return false;
+        part.dims[v->attr.i[0]] = v->attr.i[2] - v->attr.i[1];
+        if (!ir_shape_eq(part, in[1]->shape))
+            return fail(v, d, "slice_add: %s is not the slice of %s", SHAPE(in[1]->shape),
+                        SHAPE(full));
+        v->shape = full;
+        return true;
+    }
     case IR_OP_SLICE_GRAD: {
         IrShape full = v->attr.shape, part;
         if (!slice_ok(v, d, full)) return false;

@@ -4,7 +4,8 @@
  * scaling, rate, determinism per step, a new mask each step) and
  * convolution against its definition: the direct CONV2D of predict and of
  * the training step's forward pass, and the gradients the backward pass
- * takes through the column matrix. */
+ * takes through the column matrix; the ops passes/fuse.c makes (pooling
+ * and slice sums) against the unfused ones. */
 #include <criterion/criterion.h>
 
 #include <math.h>
@@ -603,4 +604,76 @@ Test(layers, relu_folds_into_a_convolution_in_training) {
               (long long)np_max);
     free(g_relu);
     free(g_max);
+}
+
+/* A train step whose gradients are sums of slices, along a batch axis and
+ * along a parameter's: y = x * q with x [B, 4, 6], q [4, 6]; loss = sum
+ * over t of sum(slice(y, 1, t)^2) + sum over t of sum(slice(p, 0, t)^2 * t)
+ * with p [4, 6]: the last sum of p's slices is p's gradient itself.
+ * Returns the gradients (malloc'd) and, in *slice_adds / *in_place, how
+ * many SLICE_ADDs the plan has and how many share their input's buffer. */
+static float *slice_sum_grads(bool fuse, int64_t batch, int *slice_adds, int *in_place) {
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "slices");
+    IrParam *pp = ir_param_new(m, "p", ir_shape(2, (int64_t[]){4, 6}), IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *pq = ir_param_new(m, "q", ir_shape(2, (int64_t[]){4, 6}), IR_INIT_ZEROS, 1, 1, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(3, (int64_t[]){IR_BATCH, 4, 6}), L0);
+    IrValue *p = ir_build_param(f, pp, L0);
+    IrValue *y = ir_build_binary(f, IR_OP_MUL, x, ir_build_param(f, pq, L0), L0), *loss = NULL;
+    for (int t = 0; t < 4; t++) {
+        IrValue *sy = ir_build_unary(f, IR_FN_SQUARE, ir_slice(f, y, 1, t, t + 1, L0), 0, L0);
+        IrValue *sp = ir_build_unary(f, IR_FN_SQUARE, ir_slice(f, p, 0, t, t + 1, L0), 0, L0);
+        IrValue *term = ir_build_binary(
+            f, IR_OP_ADD, ir_build_reduce(f, IR_OP_SUM, sy, 0, false, L0),
+            ir_build_binary(f, IR_OP_MUL, ir_build_reduce(f, IR_OP_SUM, sp, 0, false, L0),
+                            ir_build_const(f, (double)t, L0), L0),
+            L0);
+        loss = loss ? ir_build_binary(f, IR_OP_ADD, loss, term, L0) : term;
+    }
+    f->loss = loss;
+    PipelineOptions po = pipeline_options_default();
+    po.fuse = fuse;
+    Jit *j = jit_compile_with(m, po);
+    *slice_adds = *in_place = 0;
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        if (v->dead || v->op != IR_OP_SLICE_ADD) continue;
+        ++*slice_adds;
+        const IrStorage *a = &v->store, *b = &v->in[0]->store;
+        *in_place += a->kind == b->kind && a->offset == b->offset && a->row_offset == b->row_offset;
+    }
+    int64_t np = m->n_param_floats, nx = batch * 24;
+    const AairtModel *md = jit_model(j);
+    float *params = malloc(sizeof(float) * (size_t)np), *xs = malloc(sizeof(float) * (size_t)nx);
+    float *grads = calloc((size_t)np, sizeof(float));
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
+                       sizeof(float));
+    cr_assert(params && xs && grads && ar);
+    for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.9 * (double)i + 0.3);
+    for (int64_t i = 0; i < nx; i++) xs[i] = (float)cos(0.61 * (double)i);
+    float loss_v = 0;
+    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = np}; /* keeps p */
+    AairtStepArgs ta = {params, grads, ar, xs, NULL, NULL, &loss_v, &opt, batch};
+    jit_entry(j, IR_ENTRY_TRAIN)(&ta);
+    free(params), free(xs), free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+    return grads;
+}
+
+/* Sums of slice gradients become SLICE_ADDs, in place where their input
+ * dies (all but the one written to the gradient block), with the bits of
+ * the unfused zero-filled slices and adds. */
+Test(layers, slice_gradient_sums_are_added_in_place) {
+    int adds, in_place, adds_unfused, unused;
+    float *fused = slice_sum_grads(true, 5, &adds, &in_place);
+    float *plain = slice_sum_grads(false, 5, &adds_unfused, &unused);
+    cr_expect_eq(adds_unfused, 0);
+    cr_expect_eq(adds, 6, "three adds of slices per sum, two sums");
+    cr_expect_eq(in_place, 5, "every SLICE_ADD in place but the one writing p's gradient: %d", in_place);
+    cr_expect_eq(memcmp(fused, plain, sizeof(float) * 48), 0, "the gradients differ");
+    free(fused), free(plain);
 }
