@@ -53,7 +53,14 @@ void cg_emit_value(CgCtx *c, const IrValue *v);
 
 /* out = op(a) @ op(b), op a transpose where ta / tb: a cblas_sgemm call
  * (aairt_sgemm) at the entry builder's position (codegen_ops.c). */
-void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, const IrValue *out);
+/* out = op(a) op(b) through aairt_sgemm, or out += it (beta = 1) when
+ * `accumulate`. */
+void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, const IrValue *out,
+              bool accumulate);
+/* x copied into v's buffer, in the entry, unless the memory plan gave them
+ * one: for ops that update their first input in place
+ * (ir_op_updates_first_input), before their kernel. */
+void cg_copy_unless_shared(CgCtx *c, const IrValue *v, const IrValue *x);
 /* For a MATMUL v = a @ w^T whose rows are the batch: emits a branch to a
  * generated matrix-vector kernel when the call's batch is 1, and cg_sgemm
  * otherwise (codegen_linear.c). Returns false, having emitted nothing,

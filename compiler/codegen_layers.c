@@ -625,17 +625,6 @@ static void emit_slice_add(LK *k) {
     loop_end(k, &lo);
 }
 
-/* x copied into v's buffer, unless the memory plan gave them one (an op
- * that updates x in place, in the entry before its kernel). */
-static void copy_unless_shared(CgCtx *c, const IrValue *v, const IrValue *x) {
-    const CgAddr *a = &c->addrs[v->id], *b = &c->addrs[x->id];
-    if (a->base == b->base && a->offset == b->offset && a->per_row == b->per_row) return;
-    int64_t row = ir_shape_row_elems(v->shape) * (int64_t)sizeof(float);
-    LLVMValueRef bytes = LLVMConstInt(c->i64, (unsigned long long)row, 0);
-    if (ir_shape_has_batch(v->shape)) bytes = LLVMBuildMul(c->b, bytes, c->batch, "");
-    LLVMBuildMemCpy(c->b, cg_ptr(c, v), 4, cg_ptr(c, x), 4, bytes);
-}
-
 /* ---- dropout, running statistics, embedding, max ------------------------------- */
 
 static LLVMValueRef mix64(LK *k, LLVMValueRef z) {
@@ -835,7 +824,7 @@ static bool only_calls_runtime(const IrValue *v) {
 
 void cg_emit_layer(CgCtx *c, const IrValue *v) {
     LK k;
-    if (v->op == IR_OP_SLICE_ADD) copy_unless_shared(c, v, v->in[0]);
+    if (v->op == IR_OP_SLICE_ADD) cg_copy_unless_shared(c, v, v->in[0]);
     if (!lk_begin(c, &k, v, v->op == IR_OP_DROPOUT)) return; /* an earlier value's kernel does it */
     switch (v->op) {
     case IR_OP_MATMUL: emit_bmm(&k); break;

@@ -245,7 +245,7 @@ bool cg_emit_gemv(CgCtx *c, const IrValue *v) {
     gemv_emit(c, p, (Epilogue){.bias = false}, w->shape.dims[0], a->shape.dims[1]);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, many);
-    cg_sgemm(c, a, w, false, true, v);
+    cg_sgemm(c, a, w, false, true, v, false);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, join);
     return true;
@@ -285,7 +285,7 @@ void cg_emit_linear(CgCtx *c, const IrValue *v) {
     const IrValue *x = v->in[0], *w = v->in[1];
     Epilogue e = {v->n_in == 3, v->attr.i[0] != 0, v->attr.fn};
     if (!gemv_fits(c, v, x, w) || (e.bias && !cg_in_memory(c, v->in[2]))) {
-        cg_sgemm(c, x, w, false, true, v);
+        cg_sgemm(c, x, w, false, true, v, false);
         if (e.bias || e.act) linear_epilogue(c, v, e);
         return;
     }
@@ -300,7 +300,7 @@ void cg_emit_linear(CgCtx *c, const IrValue *v) {
     if (after) linear_epilogue(c, v, (Epilogue){.act = true, .fn = e.fn});
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, many);
-    cg_sgemm(c, x, w, false, true, v);
+    cg_sgemm(c, x, w, false, true, v, false);
     if (e.bias || e.act) linear_epilogue(c, v, e);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, join);

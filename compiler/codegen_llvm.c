@@ -341,6 +341,15 @@ LLVMValueRef cg_ptr(CgCtx *c, const IrValue *v) {
     return gep_f32(c, a->base, a->per_row ? LLVMBuildMul(c->b, off, c->batch, "") : off);
 }
 
+void cg_copy_unless_shared(CgCtx *c, const IrValue *v, const IrValue *x) {
+    const CgAddr *a = &c->addrs[v->id], *b = &c->addrs[x->id];
+    if (a->base == b->base && a->offset == b->offset && a->per_row == b->per_row) return;
+    int64_t row = ir_shape_row_elems(v->shape) * (int64_t)sizeof(float);
+    LLVMValueRef bytes = i64c(c, row);
+    if (ir_shape_has_batch(v->shape)) bytes = LLVMBuildMul(c->b, bytes, c->batch, "");
+    LLVMBuildMemCpy(c->b, cg_ptr(c, v), 4, cg_ptr(c, x), 4, bytes);
+}
+
 /* ---- the descriptor ---------------------------------------------------- */
 
 static void build_descriptor(CgCtx *c, LLVMValueRef entries[IR_ENTRY_COUNT], const char *json) {

@@ -18,8 +18,8 @@
 
 #include "codegen_internal.h"
 
-/* LINEAR: codegen_linear.c; SLICE_ADD: codegen_layers.c. */
-static_assert(IR_OP_COUNT == 48, "add the new op's lowering below (layer ops: codegen_layers.c)");
+/* LINEAR: codegen_linear.c; SLICE_ADD: codegen_layers.c; MATMUL_ACC below. */
+static_assert(IR_OP_COUNT == 49, "add the new op's lowering below (layer ops: codegen_layers.c)");
 
 typedef struct Opnd {
     LLVMValueRef ptr; /* NULL: immediate */
@@ -654,7 +654,8 @@ static void emit_pointwise_loss(Kern *k, bool grad) {
 
 /* ---- matmul ------------------------------------------------------------- */
 
-void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, const IrValue *out) {
+void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, const IrValue *out,
+              bool accumulate) {
     LLVMTypeRef i32 = c->i32, f32 = c->f32, p = c->ptr;
     LLVMTypeRef ps[14] = {i32, i32, i32, i32, i32, i32, f32, p, i32, p, i32, f32, p, i32};
     LLVMTypeRef fty = LLVMFunctionType(c->void_t, ps, 14, 0);
@@ -673,7 +674,7 @@ void cg_sgemm(CgCtx *c, const IrValue *a, const IrValue *b, bool ta, bool tb, co
         LLVMConstReal(f32, 1.0),
         cg_ptr(c, a), DIM(a, 1),
         cg_ptr(c, b), DIM(b, 1),
-        LLVMConstReal(f32, 0.0),
+        LLVMConstReal(f32, accumulate ? 1.0 : 0.0),
         cg_ptr(c, out), n,
     };
 #undef DIM
@@ -822,7 +823,11 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
     case IR_OP_MATMUL:
         if (v->in[0]->shape.rank > 2 || v->in[1]->shape.rank > 2) cg_emit_layer(c, v); /* batched */
         else if (!cg_emit_gemv(c, v))
-            cg_sgemm(c, v->in[0], v->in[1], v->attr.i[0] != 0, v->attr.i[1] != 0, v);
+            cg_sgemm(c, v->in[0], v->in[1], v->attr.i[0] != 0, v->attr.i[1] != 0, v, false);
+        return;
+    case IR_OP_MATMUL_ACC:
+        cg_copy_unless_shared(c, v, v->in[0]);
+        cg_sgemm(c, v->in[1], v->in[2], v->attr.i[0] != 0, v->attr.i[1] != 0, v, true);
         return;
     case IR_OP_LINEAR: cg_emit_linear(c, v); return; /* codegen_linear.c */
     case IR_OP_ADD:
@@ -898,6 +903,7 @@ void cg_emit_value(CgCtx *c, const IrValue *v) {
     case IR_OP_PARAM:
     case IR_OP_CONST:
     case IR_OP_MATMUL:
+    case IR_OP_MATMUL_ACC:
     case IR_OP_COUNT: assert(0); break;
     }
     kern_end(&k);

@@ -90,6 +90,11 @@ int64_t ir_value_flops(const IrValue *v) {
          * rank-1 product the size of the result */
         return k == IR_BATCH ? 2 * row : 2 * k * row;
     }
+    case IR_OP_MATMUL_ACC: { /* the product, then the folded add */
+        const IrValue *a = v->in[1];
+        int64_t k = v->attr.i[0] ? a->shape.dims[0] : a->shape.dims[1];
+        return (k == IR_BATCH ? 2 * row : 2 * k * row) + row;
+    }
     case IR_OP_LINEAR: /* the product, then the folded bias add and activation */
         return 2 * v->in[0]->shape.dims[1] * row + (v->n_in == 3 ? row : 0) +
                (v->attr.i[0] ? row : 0);

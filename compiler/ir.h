@@ -239,6 +239,9 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v);
 /* Output positions of a window of k (stride s, padding p, dilation dil)
  * swept over `in`; <= 0 when the window does not fit. */
 int64_t ir_window_sweep(int64_t in, int64_t k, int64_t s, int64_t p, int64_t dil);
+/* True for ops that update their first input in place (SLICE_ADD,
+ * MATMUL_ACC): the memory plan may give them its buffer. */
+bool ir_op_updates_first_input(IrOpKind op);
 /* True for ops that write outside their own value (RUNNING_UPDATE): DCE
  * keeps them. */
 bool ir_op_has_effect(IrOpKind op);

@@ -36,6 +36,10 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
     case IR_OP_LINEAR:
         if (i[0]) fprintf(out, " %s", ir_unary_name(v->attr.fn));
         break;
+    case IR_OP_MATMUL_ACC:
+        if (i[0]) fprintf(out, " trans_a");
+        if (i[1]) fprintf(out, " trans_b");
+        break;
     case IR_OP_CONCAT: fprintf(out, " axis=%lld", (long long)i[0]); break;
     case IR_OP_SLICE:
     case IR_OP_SLICE_GRAD:
@@ -49,6 +53,10 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
         break;
     default: break;
     }
+}
+
+bool ir_op_updates_first_input(IrOpKind op) {
+    return op == IR_OP_SLICE_ADD || op == IR_OP_MATMUL_ACC;
 }
 
 bool ir_op_has_effect(IrOpKind op) { return op == IR_OP_RUNNING_UPDATE; }

@@ -14,8 +14,8 @@
 #include <assert.h>
 #include <stdlib.h>
 
-/* LINEAR and SLICE_ADD, made after autodiff by passes/fuse.c, have no VJP. */
-static_assert(IR_OP_COUNT == 48, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
+/* LINEAR, SLICE_ADD and MATMUL_ACC, made after autodiff by passes/fuse.c, have no VJP. */
+static_assert(IR_OP_COUNT == 49, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
 
 typedef struct AdCtx {
     IrModule *m;

@@ -24,7 +24,11 @@
  * and only the slice is touched (the LSTM of examples/sequence.aai spent a
  * fifth of its training in those adds and zero fills). The sums are the
  * same, but for the sign of a zero x element (-0 stays -0 instead of
- * -0 + 0 = +0).
+ * -0 + 0 = +0). Likewise a batch-free product added to a sum, ADD(acc,
+ * MATMUL(a, b)) (the same recurrence's weight gradients, one product per
+ * time step), becomes MATMUL_ACC(acc, a, b): the product accumulates into
+ * acc (sgemm with beta = 1) instead of being stored, then added. Products
+ * with a batch dimension keep their matrix-vector path at batch 1.
  *
  * A folded value may have no other reader than the op folding it, except
  * for the activation's own gradient fn_grad(x, y, dy), which may read x
@@ -178,6 +182,40 @@ static IrValue *slice_operand(const IrValue *add, int *slice) {
     return NULL;
 }
 
+/* A 2-D product of batch-free shape [M, N] among an add's inputs that
+ * only it reads, the other input of the same shape (the sum), as input
+ * `*which`; NULL when there is none. */
+static IrValue *accumulated_product(const IrValue *add, int *which) {
+    for (int k = 1; k >= 0; k--) {
+        IrValue *p = add->in[k];
+        bool plain = p->op == IR_OP_MATMUL && !p->attr.i[2] && p->in[0]->shape.rank == 2 &&
+                     p->in[1]->shape.rank == 2 && !ir_shape_has_batch(p->shape);
+        if (plain && p->n_uses == 1 && add->in[1 - k] != p && ir_shape_eq(p->shape, add->shape) &&
+            ir_shape_eq(add->in[1 - k]->shape, add->shape)) {
+            *which = k;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* ADD(acc, MATMUL(a, b)) -> MATMUL_ACC(acc, a, b), in the add's place. */
+static void fold_matmul_acc(IrFunc *f, IrValue *add) {
+    int k;
+    IrValue *p = accumulated_product(add, &k);
+    if (!p) return;
+    add->op = IR_OP_MATMUL_ACC;
+    add->in[0] = add->in[1 - k];
+    add->in[1] = p->in[0];
+    add->in[2] = p->in[1];
+    add->n_in = 3;
+    add->attr = (IrAttrs){0};
+    add->attr.i[0] = p->attr.i[0];
+    add->attr.i[1] = p->attr.i[1];
+    p->dead = true;
+    ir_count_uses(f);
+}
+
 /* ADD(x, SLICE_GRAD(d)) -> SLICE_ADD(x, d), in the add's place. */
 static void fold_slice_add(IrFunc *f, IrValue *add) {
     int k;
@@ -201,6 +239,7 @@ static void fuse_func(IrFunc *f) {
         if (v->op == IR_OP_ADD) {
             fold_bias(f, i);
             if (!v->dead) fold_slice_add(f, v);
+            if (!v->dead && v->op == IR_OP_ADD) fold_matmul_acc(f, v);
         } else if (v->op == IR_OP_POOL2D) fold_pool(f, v);
         else if (is_foldable_activation(v)) fold_activation(f, v);
     }

@@ -14,7 +14,7 @@
  * Packing batch values in units of per-row floats keeps the plan valid for
  * any batch size. Every buffer starts on a 16-float (64-byte) boundary.
  *
- * An op that updates its first input in place (SLICE_ADD) takes that
+ * An op that updates its first input in place (SLICE_ADD, MATMUL_ACC) takes that
  * input's buffer when the input dies there and both are arena values of
  * one size; otherwise codegen copies the input into its buffer first.
  *
@@ -71,7 +71,7 @@ static void region_extend(Region *r, int64_t off, int last) {
 
 /* Whether v can take over the buffer of its first input (see above). */
 static bool takes_input_buffer(const IrValue *v, const int *def, const int *last) {
-    if (v->op != IR_OP_SLICE_ADD) return false;
+    if (!ir_op_updates_first_input(v->op)) return false;
     const IrValue *x = v->in[0];
     return x->store.kind == IR_STORE_ARENA && v->store.kind == IR_STORE_ARENA &&
            ir_shape_eq(x->shape, v->shape) && last[x->id] == def[v->id];

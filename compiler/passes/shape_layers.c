@@ -246,6 +246,17 @@ bool ir_infer_shape_layer(IrValue *v, Diag *d) {
         v->shape = x;
         return true;
     }
+    case IR_OP_MATMUL_ACC: {
+        IrShape a = in[1]->shape, b = in[2]->shape, acc = in[0]->shape;
+        bool ta = v->attr.i[0], tb = v->attr.i[1];
+        if (a.rank != 2 || b.rank != 2 || (ta ? a.dims[0] : a.dims[1]) != (tb ? b.dims[1] : b.dims[0]))
+            return fail(v, d, "matmul_acc: %s x %s do not multiply", SHAPE(a), SHAPE(b));
+        IrShape y = ir_shape(2, (int64_t[]){ta ? a.dims[1] : a.dims[0], tb ? b.dims[0] : b.dims[1]});
+        if (!ir_shape_eq(y, acc))
+            return fail(v, d, "matmul_acc: %s accumulates into %s", SHAPE(y), SHAPE(acc));
+        v->shape = acc;
+        return true;
+    }
     case IR_OP_SLICE_ADD: {
         IrShape full = in[0]->shape, part = full;
         if (!slice_ok(v, d, full)) return false;

@@ -677,3 +677,76 @@ Test(layers, slice_gradient_sums_are_added_in_place) {
     cr_expect_eq(memcmp(fused, plain, sizeof(float) * 48), 0, "the gradients differ");
     free(fused), free(plain);
 }
+
+/* A weight gradient summed over time steps: h_t = x[:, t] @ W for t < 3,
+ * loss = sum over t of sum(h_t^2), x [B, 3, I], W [I, O]. Returns dW
+ * (malloc'd) and, in *accs / *in_place, how many MATMUL_ACCs the plan has
+ * and how many share their sum's buffer. */
+static float *step_sum_grads(bool fuse, int64_t batch, int64_t in, int64_t out, int *accs,
+                             int *in_place) {
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "steps");
+    IrParam *pw = ir_param_new(m, "w", ir_shape(2, (int64_t[]){in, out}), IR_INIT_ZEROS, 1, 1, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(3, (int64_t[]){IR_BATCH, 3, in}), L0);
+    IrValue *w = ir_build_param(f, pw, L0), *loss = NULL;
+    for (int t = 0; t < 3; t++) {
+        IrValue *xt = ir_reshape(f, ir_slice(f, x, 1, t, t + 1, L0),
+                                 ir_shape(2, (int64_t[]){IR_BATCH, in}), L0);
+        IrValue *h = ir_build_matmul(f, xt, w, false, false, L0);
+        IrValue *term = ir_build_reduce(f, IR_OP_SUM, ir_build_unary(f, IR_FN_SQUARE, h, 0, L0), 0,
+                                        false, L0);
+        loss = loss ? ir_build_binary(f, IR_OP_ADD, loss, term, L0) : term;
+    }
+    f->loss = loss;
+    PipelineOptions po = pipeline_options_default();
+    po.fuse = fuse;
+    Jit *j = jit_compile_with(m, po);
+    *accs = *in_place = 0;
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        if (v->dead || v->op != IR_OP_MATMUL_ACC) continue;
+        ++*accs;
+        const IrStorage *a = &v->store, *b = &v->in[0]->store;
+        *in_place += a->kind == b->kind && a->offset == b->offset && a->row_offset == b->row_offset;
+    }
+    int64_t np = m->n_param_floats, nx = batch * 3 * in;
+    const AairtModel *md = jit_model(j);
+    float *params = malloc(sizeof(float) * (size_t)np), *xs = malloc(sizeof(float) * (size_t)nx);
+    float *grads = calloc((size_t)np, sizeof(float));
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
+                       sizeof(float));
+    cr_assert(params && xs && grads && ar);
+    for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.37 * (double)i + 0.1);
+    for (int64_t i = 0; i < nx; i++) xs[i] = (float)cos(0.53 * (double)i);
+    float loss_v = 0;
+    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = np}; /* keeps w */
+    AairtStepArgs ta = {params, grads, ar, xs, NULL, NULL, &loss_v, &opt, batch};
+    jit_entry(j, IR_ENTRY_TRAIN)(&ta);
+    free(params), free(xs), free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+    return grads;
+}
+
+/* The per-step weight gradients accumulate into their sum (MATMUL_ACC, in
+ * place but for the last, which writes the gradient block) with the bits
+ * of separate products and adds: a narrow product (libaairt's kernels)
+ * and one through OpenBLAS. */
+Test(layers, weight_gradients_accumulate_over_steps) {
+    const int64_t shapes[2][3] = {{5, 6, 5}, {64, 40, 24}}; /* batch, in, out */
+    for (int s = 0; s < 2; s++) {
+        int accs, in_place, accs_unfused, unused;
+        const int64_t *d = shapes[s];
+        float *fused = step_sum_grads(true, d[0], d[1], d[2], &accs, &in_place);
+        float *plain = step_sum_grads(false, d[0], d[1], d[2], &accs_unfused, &unused);
+        cr_expect_eq(accs_unfused, 0);
+        cr_expect_eq(accs, 2, "three steps: two accumulations");
+        cr_expect_eq(in_place, 1, "the first in place, the last into the gradient block");
+        cr_expect_eq(memcmp(fused, plain, sizeof(float) * (size_t)(d[1] * d[2])), 0,
+                     "%lldx%lld: the gradients differ", (long long)d[1], (long long)d[2]);
+        free(fused), free(plain);
+    }
+}
