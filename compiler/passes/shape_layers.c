@@ -207,6 +207,18 @@ static bool slice_ok(IrValue *v, Diag *d, IrShape full) {
     return true;
 }
 
+/* SLICE_GRAD and SLICE_ADD: `part` must be v's slice of `full`, which v
+ * takes as its shape. */
+static bool slice_of(IrValue *v, Diag *d, IrShape full, IrShape part, const char *op) {
+    if (!slice_ok(v, d, full)) return false;
+    IrShape want = full;
+    want.dims[v->attr.i[0]] = v->attr.i[2] - v->attr.i[1];
+    if (!ir_shape_eq(want, part))
+        return fail(v, d, "%s: %s is not the slice of %s", op, SHAPE(part), SHAPE(full));
+    v->shape = full;
+    return true;
+}
+
 bool ir_infer_shape_layer(IrValue *v, Diag *d) {
     IrValue **in = v->in;
     v->dtype = IR_F32;
@@ -257,27 +269,8 @@ bool ir_infer_shape_layer(IrValue *v, Diag *d) {
         v->shape = acc;
         return true;
     }
-    case IR_OP_SLICE_ADD: {
-        IrShape full = in[0]->shape, part = full;
-        if (!slice_ok(v, d, full)) return false;
-        part.dims[v->attr.i[0]] = v->attr.i[2] - v->attr.i[1];
-        if (!ir_shape_eq(part, in[1]->shape))
-            return fail(v, d, "slice_add: %s is not the slice of %s", SHAPE(in[1]->shape),
-                        SHAPE(full));
-        v->shape = full;
-        return true;
-    }
-    case IR_OP_SLICE_GRAD: {
-        IrShape full = v->attr.shape, part;
-        if (!slice_ok(v, d, full)) return false;
-        part = full;
-        part.dims[v->attr.i[0]] = v->attr.i[2] - v->attr.i[1];
-        if (!ir_shape_eq(part, in[0]->shape))
-            return fail(v, d, "slice_grad: %s is not the slice of %s", SHAPE(in[0]->shape),
-                        SHAPE(full));
-        v->shape = full;
-        return true;
-    }
+    case IR_OP_SLICE_ADD: return slice_of(v, d, in[0]->shape, in[1]->shape, "slice_add");
+    case IR_OP_SLICE_GRAD: return slice_of(v, d, v->attr.shape, in[0]->shape, "slice_grad");
     case IR_OP_DROPOUT:
         if (!(v->attr.f[0] >= 0 && v->attr.f[0] < 1))
             return fail(v, d, "dropout: p must be in [0, 1), got %g", v->attr.f[0]);

@@ -400,6 +400,14 @@ Test(layers, convolution_matches_direct_reference_at_any_thread_count) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv_case(&cases[i]);
 }
 
+/* A convolution's weight "w" [O, C, k, k] and bias "b" [O] for case t. */
+static void conv_params(IrModule *m, const ConvCase *t, IrParam **w, IrParam **b) {
+    int64_t k = t->kern;
+    *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){t->outs, t->chans, k, k}), IR_INIT_ZEROS, 1,
+                      1, L0);
+    *b = ir_param_new(m, "b", ir_shape(1, (int64_t[]){t->outs}), IR_INIT_ZEROS, 1, 1, L0);
+}
+
 /* predict = relu(conv(x)) + conv(x) * tap: the first relu folds into a
  * convolution used only by it (passes/fuse.c); the second convolution's
  * result is also read by the MUL, so its relu stays a kernel of its own.
@@ -410,9 +418,8 @@ Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
     Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
     IrModule *m = ir_module_new(&arena, diag, "fuse");
     int64_t k = t.kern, nw = t.outs * t.chans * k * k;
-    IrParam *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){t.outs, t.chans, k, k}),
-                              IR_INIT_ZEROS, 1, 1, L0);
-    IrParam *b = ir_param_new(m, "b", ir_shape(1, (int64_t[]){t.outs}), IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *w, *b;
+    conv_params(m, &t, &w, &b);
     IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
     IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32,
                                 ir_shape(4, (int64_t[]){IR_BATCH, t.chans, t.h, t.w}), L0);
@@ -482,9 +489,8 @@ Test(layers, max_pooling_folds_into_a_convolution_it_alone_reads) {
     Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
     IrModule *m = ir_module_new(&arena, diag, "fuse_pool");
     int64_t k = t.kern, nw = t.outs * t.chans * k * k;
-    IrParam *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){t.outs, t.chans, k, k}),
-                              IR_INIT_ZEROS, 1, 1, L0);
-    IrParam *b = ir_param_new(m, "b", ir_shape(1, (int64_t[]){t.outs}), IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *w, *b;
+    conv_params(m, &t, &w, &b);
     IrShape xs = ir_shape(4, (int64_t[]){IR_BATCH, t.chans, t.h, t.w});
     IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
     IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, xs, L0);
@@ -606,13 +612,56 @@ Test(layers, relu_folds_into_a_convolution_in_training) {
     free(g_max);
 }
 
+/* What a fused train step's plan did with `op` (a fold of passes/fuse.c
+ * that updates its first input): how many there are, how many share that
+ * input's buffer. */
+typedef struct FoldCount {
+    int ops, in_place;
+} FoldCount;
+
+/* Compiles m (fuse on or off), counts `op` in f, runs one train step at
+ * `batch` rows of `x_floats` each (parameters sin, inputs cos, optimizer
+ * off) and returns the gradients (malloc'd). Frees the module's diag and
+ * arena. */
+static float *fused_step_grads(IrModule *m, IrFunc *f, Diag *diag, Arena *arena, bool fuse,
+                               IrOpKind op, int64_t batch, int64_t x_floats, FoldCount *count) {
+    PipelineOptions po = pipeline_options_default();
+    po.fuse = fuse;
+    Jit *j = jit_compile_with(m, po);
+    *count = (FoldCount){0, 0};
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        if (v->dead || v->op != op) continue;
+        count->ops++;
+        const IrStorage *a = &v->store, *b = &v->in[0]->store;
+        count->in_place += a->kind == b->kind && a->offset == b->offset && a->row_offset == b->row_offset;
+    }
+    int64_t np = m->n_param_floats, nx = batch * x_floats;
+    const AairtModel *md = jit_model(j);
+    float *params = malloc(sizeof(float) * (size_t)np), *xs = malloc(sizeof(float) * (size_t)nx);
+    float *grads = calloc((size_t)np, sizeof(float));
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
+                       sizeof(float));
+    cr_assert(params && xs && grads && ar);
+    for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.9 * (double)i + 0.3);
+    for (int64_t i = 0; i < nx; i++) xs[i] = (float)cos(0.61 * (double)i);
+    float loss_v = 0;
+    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = np}; /* keeps the parameters */
+    AairtStepArgs ta = {params, grads, ar, xs, NULL, NULL, &loss_v, &opt, batch};
+    jit_entry(j, IR_ENTRY_TRAIN)(&ta);
+    free(params), free(xs), free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(arena);
+    return grads;
+}
+
 /* A train step whose gradients are sums of slices, along a batch axis and
  * along a parameter's: y = x * q with x [B, 4, 6], q [4, 6]; loss = sum
  * over t of sum(slice(y, 1, t)^2) + sum over t of sum(slice(p, 0, t)^2 * t)
  * with p [4, 6]: the last sum of p's slices is p's gradient itself.
- * Returns the gradients (malloc'd) and, in *slice_adds / *in_place, how
- * many SLICE_ADDs the plan has and how many share their input's buffer. */
-static float *slice_sum_grads(bool fuse, int64_t batch, int *slice_adds, int *in_place) {
+ * Returns the gradients (malloc'd) and what the plan did with SLICE_ADD. */
+static float *slice_sum_grads(bool fuse, int64_t batch, FoldCount *count) {
     Arena arena = {0};
     Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
     IrModule *m = ir_module_new(&arena, diag, "slices");
@@ -633,57 +682,28 @@ static float *slice_sum_grads(bool fuse, int64_t batch, int *slice_adds, int *in
         loss = loss ? ir_build_binary(f, IR_OP_ADD, loss, term, L0) : term;
     }
     f->loss = loss;
-    PipelineOptions po = pipeline_options_default();
-    po.fuse = fuse;
-    Jit *j = jit_compile_with(m, po);
-    *slice_adds = *in_place = 0;
-    for (size_t i = 0; i < f->values.len; i++) {
-        const IrValue *v = f->values.items[i];
-        if (v->dead || v->op != IR_OP_SLICE_ADD) continue;
-        ++*slice_adds;
-        const IrStorage *a = &v->store, *b = &v->in[0]->store;
-        *in_place += a->kind == b->kind && a->offset == b->offset && a->row_offset == b->row_offset;
-    }
-    int64_t np = m->n_param_floats, nx = batch * 24;
-    const AairtModel *md = jit_model(j);
-    float *params = malloc(sizeof(float) * (size_t)np), *xs = malloc(sizeof(float) * (size_t)nx);
-    float *grads = calloc((size_t)np, sizeof(float));
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
-                       sizeof(float));
-    cr_assert(params && xs && grads && ar);
-    for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.9 * (double)i + 0.3);
-    for (int64_t i = 0; i < nx; i++) xs[i] = (float)cos(0.61 * (double)i);
-    float loss_v = 0;
-    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = np}; /* keeps p */
-    AairtStepArgs ta = {params, grads, ar, xs, NULL, NULL, &loss_v, &opt, batch};
-    jit_entry(j, IR_ENTRY_TRAIN)(&ta);
-    free(params), free(xs), free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
-    return grads;
+    return fused_step_grads(m, f, diag, &arena, fuse, IR_OP_SLICE_ADD, batch, 24, count);
 }
 
 /* Sums of slice gradients become SLICE_ADDs, in place where their input
  * dies (all but the one written to the gradient block), with the bits of
  * the unfused zero-filled slices and adds. */
 Test(layers, slice_gradient_sums_are_added_in_place) {
-    int adds, in_place, adds_unfused, unused;
-    float *fused = slice_sum_grads(true, 5, &adds, &in_place);
-    float *plain = slice_sum_grads(false, 5, &adds_unfused, &unused);
-    cr_expect_eq(adds_unfused, 0);
-    cr_expect_eq(adds, 6, "three adds of slices per sum, two sums");
-    cr_expect_eq(in_place, 5, "every SLICE_ADD in place but the one writing p's gradient: %d", in_place);
+    FoldCount fused_count, plain_count;
+    float *fused = slice_sum_grads(true, 5, &fused_count);
+    float *plain = slice_sum_grads(false, 5, &plain_count);
+    cr_expect_eq(plain_count.ops, 0);
+    cr_expect_eq(fused_count.ops, 6, "three adds of slices per sum, two sums");
+    cr_expect_eq(fused_count.in_place, 5, "every SLICE_ADD in place but the one writing p's gradient");
     cr_expect_eq(memcmp(fused, plain, sizeof(float) * 48), 0, "the gradients differ");
     free(fused), free(plain);
 }
 
 /* A weight gradient summed over time steps: h_t = x[:, t] @ W for t < 3,
  * loss = sum over t of sum(h_t^2), x [B, 3, I], W [I, O]. Returns dW
- * (malloc'd) and, in *accs / *in_place, how many MATMUL_ACCs the plan has
- * and how many share their sum's buffer. */
-static float *step_sum_grads(bool fuse, int64_t batch, int64_t in, int64_t out, int *accs,
-                             int *in_place) {
+ * (malloc'd) and what the plan did with MATMUL_ACC. */
+static float *step_sum_grads(bool fuse, int64_t batch, int64_t in, int64_t out,
+                             FoldCount *count) {
     Arena arena = {0};
     Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
     IrModule *m = ir_module_new(&arena, diag, "steps");
@@ -700,35 +720,7 @@ static float *step_sum_grads(bool fuse, int64_t batch, int64_t in, int64_t out, 
         loss = loss ? ir_build_binary(f, IR_OP_ADD, loss, term, L0) : term;
     }
     f->loss = loss;
-    PipelineOptions po = pipeline_options_default();
-    po.fuse = fuse;
-    Jit *j = jit_compile_with(m, po);
-    *accs = *in_place = 0;
-    for (size_t i = 0; i < f->values.len; i++) {
-        const IrValue *v = f->values.items[i];
-        if (v->dead || v->op != IR_OP_MATMUL_ACC) continue;
-        ++*accs;
-        const IrStorage *a = &v->store, *b = &v->in[0]->store;
-        *in_place += a->kind == b->kind && a->offset == b->offset && a->row_offset == b->row_offset;
-    }
-    int64_t np = m->n_param_floats, nx = batch * 3 * in;
-    const AairtModel *md = jit_model(j);
-    float *params = malloc(sizeof(float) * (size_t)np), *xs = malloc(sizeof(float) * (size_t)nx);
-    float *grads = calloc((size_t)np, sizeof(float));
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
-                       sizeof(float));
-    cr_assert(params && xs && grads && ar);
-    for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.37 * (double)i + 0.1);
-    for (int64_t i = 0; i < nx; i++) xs[i] = (float)cos(0.53 * (double)i);
-    float loss_v = 0;
-    AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = np}; /* keeps w */
-    AairtStepArgs ta = {params, grads, ar, xs, NULL, NULL, &loss_v, &opt, batch};
-    jit_entry(j, IR_ENTRY_TRAIN)(&ta);
-    free(params), free(xs), free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
-    return grads;
+    return fused_step_grads(m, f, diag, &arena, fuse, IR_OP_MATMUL_ACC, batch, 3 * in, count);
 }
 
 /* The per-step weight gradients accumulate into their sum (MATMUL_ACC, in
@@ -738,13 +730,13 @@ static float *step_sum_grads(bool fuse, int64_t batch, int64_t in, int64_t out, 
 Test(layers, weight_gradients_accumulate_over_steps) {
     const int64_t shapes[2][3] = {{5, 6, 5}, {64, 40, 24}}; /* batch, in, out */
     for (int s = 0; s < 2; s++) {
-        int accs, in_place, accs_unfused, unused;
+        FoldCount fused_count, plain_count;
         const int64_t *d = shapes[s];
-        float *fused = step_sum_grads(true, d[0], d[1], d[2], &accs, &in_place);
-        float *plain = step_sum_grads(false, d[0], d[1], d[2], &accs_unfused, &unused);
-        cr_expect_eq(accs_unfused, 0);
-        cr_expect_eq(accs, 2, "three steps: two accumulations");
-        cr_expect_eq(in_place, 1, "the first in place, the last into the gradient block");
+        float *fused = step_sum_grads(true, d[0], d[1], d[2], &fused_count);
+        float *plain = step_sum_grads(false, d[0], d[1], d[2], &plain_count);
+        cr_expect_eq(plain_count.ops, 0);
+        cr_expect_eq(fused_count.ops, 2, "three steps: two accumulations");
+        cr_expect_eq(fused_count.in_place, 1, "the first in place, the last into the gradient block");
         cr_expect_eq(memcmp(fused, plain, sizeof(float) * (size_t)(d[1] * d[2])), 0,
                      "%lldx%lld: the gradients differ", (long long)d[1], (long long)d[2]);
         free(fused), free(plain);
