@@ -513,8 +513,9 @@ static void emit_pool(LK *k, bool grad) {
     LLVMValueRef window = window_arg(k);
     LLVMValueRef avg = LLVMConstInt(k->c->i32, v->attr.i[3] != 0, 0), batch = dim(k, xs, 0);
     if (grad) {
-        LLVMValueRef args[6] = {k->in[0], k->in[1], k->out, batch, window, avg};
-        call_runtime(k, "aairt_pool2d_grad", args, 6);
+        LLVMValueRef relu = LLVMConstInt(k->c->i32, v->attr.i[4] != 0, 0);
+        LLVMValueRef args[7] = {k->in[0], k->in[1], k->out, batch, window, avg, relu};
+        call_runtime(k, "aairt_pool2d_grad", args, 7);
     } else {
         LLVMValueRef args[5] = {k->in[0], k->out, batch, window, avg};
         call_runtime(k, "aairt_pool2d", args, 5);
@@ -775,7 +776,8 @@ static bool geometry_of(const IrValue *v, Geometry *g) {
     case IR_OP_POOL2D_GRAD: {
         IrShape xs = v->in[0]->shape;
         window_geometry(geom_of(v, xs, true), g);
-        cg_key_add(key, " n%lld avg%d", (long long)xs.dims[0], v->attr.i[3] != 0);
+        cg_key_add(key, " n%lld avg%d relu%d", (long long)xs.dims[0], v->attr.i[3] != 0,
+                   v->op == IR_OP_POOL2D_GRAD && v->attr.i[4] != 0);
         return true;
     }
     case IR_OP_TRANSPOSE: {

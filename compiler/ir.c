@@ -108,6 +108,7 @@ int64_t ir_value_flops(const IrValue *v) {
                (a[4] ? conv : 0) + (a[5] > 1 ? row : 0);
     }
     case IR_OP_SLICE_ADD: return ir_shape_row_elems(v->in[1]->shape); /* the slice's adds */
+    case IR_OP_POOL2D_GRAD: return v->attr.i[4] ? 2 * row : row; /* + a folded relu_grad */
     case IR_OP_CONV2D_GRAD_W: { /* a sample: a multiply-add per weight per output pixel */
         const IrShape dy = v->in[1]->shape;
         return 2 * row * dy.dims[2] * dy.dims[3];

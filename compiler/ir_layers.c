@@ -24,8 +24,9 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
         break;
     case IR_OP_POOL2D:
     case IR_OP_POOL2D_GRAD:
-        fprintf(out, " %s kernel=%lld stride=%lld padding=%lld", i[3] ? "avg" : "max",
-                (long long)i[0], (long long)i[1], (long long)i[2]);
+        fprintf(out, " %s kernel=%lld stride=%lld padding=%lld%s", i[3] ? "avg" : "max",
+                (long long)i[0], (long long)i[1], (long long)i[2],
+                v->op == IR_OP_POOL2D_GRAD && i[4] ? " relu" : "");
         break;
     case IR_OP_TRANSPOSE:
         fprintf(out, " perm=[");

@@ -15,7 +15,10 @@
  * pools each sample while its convolution is still in cache (storing the
  * unpooled planes and reading them back took a fifth of that inference).
  * Training keeps the convolution's output for the pooling's gradient, so
- * there the two stay apart.
+ * there the two stay apart; there the relu's gradient folds into the max
+ * pooling's instead (relu_grad(y, y, pool2d_grad(y, dy)), y the relu's
+ * output: dy reaches a maximum only where it is > 0), which saves a pass
+ * over the convolution's output.
  *
  * A gradient summed from slices (an unrolled recurrence's input and gate
  * gradients: ADD(x, SLICE_GRAD(d)), a full-size tensor of zeros with d in
@@ -231,6 +234,17 @@ static void fold_slice_add(IrFunc *f, IrValue *add) {
     ir_count_uses(f);
 }
 
+/* relu_grad(x, y, g) with g = POOL2D_GRAD(y, dy) of a max pooling that
+ * only it reads: the pooling's gradient applies the relu's (attr.i[4]). */
+static void fold_relu_grad(IrFunc *f, IrValue *rg) {
+    IrValue *g = rg->in[2];
+    if (rg->attr.fn != IR_FN_RELU || g->op != IR_OP_POOL2D_GRAD || g->attr.i[3] || g->attr.i[4] ||
+        g->n_uses != 1 || g->in[0] != rg->in[1])
+        return;
+    g->attr.i[4] = 1;
+    absorb(f, rg, g);
+}
+
 static void fuse_func(IrFunc *f) {
     ir_count_uses(f);
     for (size_t i = 0; i < f->values.len; i++) {
@@ -241,6 +255,7 @@ static void fuse_func(IrFunc *f) {
             if (!v->dead) fold_slice_add(f, v);
             if (!v->dead && v->op == IR_OP_ADD) fold_matmul_acc(f, v);
         } else if (v->op == IR_OP_POOL2D) fold_pool(f, v);
+        else if (v->op == IR_OP_UNARY_GRAD) fold_relu_grad(f, v);
         else if (is_foldable_activation(v)) fold_activation(f, v);
     }
 }

@@ -163,9 +163,11 @@ void aairt_conv2d_grad_w(const float *x, const float *dy, float *dw, int64_t bat
  * code calls it for POOL2D. */
 void aairt_pool2d(const float *x, float *y, int64_t batch, const AairtWindow *w, int avg);
 /* Its gradient dx from x and dy (POOL2D_GRAD): dy routed to each window's
- * first maximum, or spread as dy / (k k) over the window. */
+ * first maximum, or spread as dy / (k k) over the window. With `relu`
+ * (max pooling of a relu's output x), dy goes only to maxima > 0: the
+ * relu's gradient applied too. */
 void aairt_pool2d_grad(const float *x, const float *dy, float *dx, int64_t batch,
-                       const AairtWindow *w, int avg);
+                       const AairtWindow *w, int avg, int relu);
 /* y[b] = x[b]^T for `batch` row-major matrices x [batch, rows, cols]
  * (runtime/src/transpose.c). Generated code calls it for a TRANSPOSE that
  * keeps the batch axis and swaps two blocks of the others. */

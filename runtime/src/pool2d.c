@@ -15,7 +15,10 @@
  * usual downsampling) take a separate path without bounds checks, 2x2
  * with k constant, that GCC vectorizes along the output row; its gradient
  * writes every input element once (dy or 0) instead of zeroing and then
- * adding. Gradients are summed in (window, element) order, the same at
+ * adding. The max gradient can also apply a relu's gradient on the way
+ * (passes/fuse.c folds relu_grad(x, pool2d_grad(x, dy)) where x is a relu's
+ * output): dy goes to the maximum only where it is > 0, which is what the
+ * relu's gradient would leave of it, bit for bit. Gradients are summed in (window, element) order, the same at
  * any thread count: generated code cuts the batch over threads and calls
  * these with the pointers advanced. */
 #include <math.h>
@@ -106,7 +109,7 @@ ALWAYS_INLINE void max_row(const float *restrict top, float *restrict y, int64_t
  * elsewhere. */
 ALWAYS_INLINE void max_row_grad(const float *restrict top, const float *restrict dy,
                                 float *restrict dx, int64_t width, int64_t from, int64_t out_w,
-                                int64_t k) {
+                                int64_t k, bool relu) {
     for (int64_t ow = from; ow < out_w; ow++) {
         const float *t = top + ow * k;
         float m = t[0];
@@ -118,9 +121,10 @@ ALWAYS_INLINE void max_row_grad(const float *restrict top, const float *restrict
                 m = better ? v : m;
                 arg = better ? ki * k + kj : arg;
             }
+        float g = relu && !(m > 0.0f) ? 0.0f : dy[ow];
         for (int64_t ki = 0; ki < k; ki++)
             for (int64_t kj = 0; kj < k; kj++)
-                dx[ki * width + ow * k + kj] = arg == ki * k + kj ? dy[ow] : 0.0f;
+                dx[ki * width + ow * k + kj] = arg == ki * k + kj ? g : 0.0f;
     }
 }
 
@@ -165,7 +169,7 @@ static int64_t max_row2(const float *top, float *y, int64_t width, int64_t out_w
 }
 
 static int64_t max_row2_grad(const float *top, const float *dy, float *dx, int64_t width,
-                             int64_t out_w) {
+                             int64_t out_w, bool relu) {
     const Lanes pair_lo = {0, 4, 1, 5}, pair_hi = {2, 6, 3, 7};
     const Quad zero = {0};
     int64_t ow = 0;
@@ -180,6 +184,7 @@ static int64_t max_row2_grad(const float *top, const float *dy, float *dx, int64
             arg = (better & i) | (~better & arg);
         }
         Quad g = load4(dy + ow), d[4];
+        if (relu) g = pick(m > zero, g, zero);
         for (int i = 0; i < 4; i++) d[i] = pick(arg == i, g, zero);
         for (int r = 0; r < 2; r++) { /* re-interleave the row's two taps */
             store4(dx + r * width + 2 * ow, __builtin_shuffle(d[2 * r], d[2 * r + 1], pair_lo));
@@ -205,7 +210,7 @@ static void max_tiled(const float *x, float *y, int64_t planes, const AairtWindo
 }
 
 static void max_tiled_grad(const float *x, const float *dy, float *dx, int64_t planes,
-                           const AairtWindow *w) {
+                           const AairtWindow *w, bool relu) {
     int64_t k = w->kernel;
     bool uncovered = w->out_height * k != w->height || w->out_width * k != w->width;
     if (uncovered) memset(dx, 0, (size_t)(planes * w->height * w->width) * sizeof *dx);
@@ -214,10 +219,10 @@ static void max_tiled_grad(const float *x, const float *dy, float *dx, int64_t p
             int64_t at = (p * w->height + oh * k) * w->width;
             const float *g = dy + (p * w->out_height + oh) * w->out_width;
             if (k == 2) {
-                int64_t done = max_row2_grad(x + at, g, dx + at, w->width, w->out_width);
-                max_row_grad(x + at, g, dx + at, w->width, done, w->out_width, 2);
+                int64_t done = max_row2_grad(x + at, g, dx + at, w->width, w->out_width, relu);
+                max_row_grad(x + at, g, dx + at, w->width, done, w->out_width, 2, relu);
             } else {
-                max_row_grad(x + at, g, dx + at, w->width, 0, w->out_width, k);
+                max_row_grad(x + at, g, dx + at, w->width, 0, w->out_width, k, relu);
             }
         }
 }
@@ -244,10 +249,11 @@ void aairt_pool2d(const float *x, float *y, int64_t batch, const AairtWindow *w,
 }
 
 void aairt_pool2d_grad(const float *x, const float *dy, float *dx, int64_t batch,
-                       const AairtWindow *w, int avg) {
+                       const AairtWindow *w, int avg, int relu) {
     int64_t planes = batch * w->channels, plane = w->height * w->width;
+    relu = relu && !avg;
     if (tiles(w, avg)) {
-        max_tiled_grad(x, dy, dx, planes, w);
+        max_tiled_grad(x, dy, dx, planes, w, relu);
         return;
     }
     memset(dx, 0, (size_t)(planes * plane) * sizeof *dx);
@@ -261,6 +267,6 @@ void aairt_pool2d_grad(const float *x, const float *dy, float *dx, int64_t batch
                     continue;
                 }
                 int64_t arg = window_argmax(x + p * plane, w, oh, ow, &m);
-                if (arg >= 0) dx[p * plane + arg] += g;
+                if (arg >= 0 && (!relu || m > 0.0f)) dx[p * plane + arg] += g;
             }
 }

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aairt.h"
 #include "guard.h"
@@ -49,7 +50,7 @@ static void check_case(const Case *t, bool avg) {
     for (int64_t i = 0; i < planes * plane; i++) x[i] = (float)((i * 7) % 5) - 2.0f;
     for (int64_t i = 0; i < planes * out; i++) dy[i] = (float)(i % 11) + 0.25f;
     aairt_pool2d(x, y, t->batch, &w, avg);
-    aairt_pool2d_grad(x, dy, dx, t->batch, &w, avg);
+    aairt_pool2d_grad(x, dy, dx, t->batch, &w, avg, 0);
     int64_t wrong_y = 0, wrong_dx = 0;
     for (int64_t p = 0; p < planes; p++)
         for (int64_t oh = 0; oh < oh_n; oh++)
@@ -94,5 +95,39 @@ Test(pool2d, matches_the_definition) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case(&cases[i], false);
         check_case(&cases[i], true);
+    }
+}
+
+/* The max gradient with a relu's folded in (x a relu's output, so >= 0,
+ * with zeros, NaN where the relu saw none: relu passes it through as 0,
+ * but the test plants it to see it is treated as "not > 0"): the bits of
+ * relu_grad(x, x, pool2d_grad(x, dy)) = x > 0 ? that : 0, on every path. */
+Test(pool2d, folded_relu_gradient_is_the_relu_of_the_gradient) {
+    const Case cases[] = {
+        {8, 28, 28, 2, 2, 0, 3}, /* tiles, the vector path */
+        {3, 7, 9, 2, 2, 0, 2},   /* rows and columns uncovered */
+        {2, 9, 9, 3, 3, 0, 2},   /* 3x3 tiles */
+        {2, 8, 8, 3, 2, 1, 2},   /* overlapping, padded: the general path */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const Case *t = &cases[c];
+        int64_t oh_n = (t->h + 2 * t->pad - t->k) / t->stride + 1;
+        int64_t ow_n = (t->w + 2 * t->pad - t->k) / t->stride + 1;
+        AairtWindow w = {t->chans, t->h, t->w, oh_n, ow_n, t->k, t->stride, t->pad, 1};
+        int64_t nx = t->batch * t->chans * t->h * t->w, ny = t->batch * t->chans * oh_n * ow_n;
+        float *x = malloc(sizeof *x * (size_t)nx), *dy = malloc(sizeof *dy * (size_t)ny);
+        float *want = malloc(sizeof *want * (size_t)nx), *dx = guarded(nx);
+        cr_assert(x && dy && want);
+        for (int64_t i = 0; i < nx; i++) x[i] = (float)((i * 7) % 5) - 2.0f > 0 ? (float)((i * 7) % 5) - 2.0f : 0.0f;
+        x[nx / 3] = NAN;
+        for (int64_t i = 0; i < ny; i++) dy[i] = (float)(i % 11) - 4.75f;
+        aairt_pool2d_grad(x, dy, want, t->batch, &w, 0, 0);
+        for (int64_t i = 0; i < nx; i++) want[i] = x[i] > 0.0f ? want[i] : 0.0f;
+        aairt_pool2d_grad(x, dy, dx, t->batch, &w, 0, 1);
+        cr_expect_eq(memcmp(dx, want, sizeof *dx * (size_t)nx), 0,
+                     "case %zu: not the bits of the relu's gradient of the pooling's", c);
+        expect_guards(dx, nx, "pool2d_grad with relu");
+        guarded_free(dx);
+        free(x), free(dy), free(want);
     }
 }
