@@ -69,10 +69,14 @@ static void region_extend(Region *r, int64_t off, int last) {
         if (r->blocks[i].off == off && r->blocks[i].last < last) r->blocks[i].last = last;
 }
 
-/* Whether v can take over the buffer of its first input (see above). */
+/* Whether v can take over the buffer of its first input (see above): not
+ * when another of its inputs is that input or a view of it, which the
+ * update would overwrite while reading it (acc + acc @ w). */
 static bool takes_input_buffer(const IrValue *v, const int *def, const int *last) {
     if (!ir_op_updates_first_input(v->op)) return false;
     const IrValue *x = v->in[0];
+    for (int j = 1; j < v->n_in; j++)
+        if (ir_value_root(v->in[j]) == x) return false;
     return x->store.kind == IR_STORE_ARENA && v->store.kind == IR_STORE_ARENA &&
            ir_shape_eq(x->shape, v->shape) && last[x->id] == def[v->id];
 }

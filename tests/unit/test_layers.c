@@ -742,3 +742,59 @@ Test(layers, weight_gradients_accumulate_over_steps) {
         free(fused), free(plain);
     }
 }
+
+/* predict = x @ (t + t @ r), t = p @ q: the sum t is also the product's
+ * operand, so MATMUL_ACC must not update it in place (the product would
+ * read what it writes); the prediction equals the unfused one. */
+static float *self_accumulating_predict(bool fuse, FoldCount *count) {
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "self_acc");
+    IrShape sq = ir_shape(2, (int64_t[]){20, 20});
+    IrParam *pp = ir_param_new(m, "p", sq, IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *pq = ir_param_new(m, "q", sq, IR_INIT_ZEROS, 1, 1, L0);
+    IrParam *pr = ir_param_new(m, "r", sq, IR_INIT_ZEROS, 1, 1, L0);
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(2, (int64_t[]){IR_BATCH, 20}), L0);
+    IrValue *t = ir_build_matmul(f, ir_build_param(f, pp, L0), ir_build_param(f, pq, L0), false,
+                                 false, L0);
+    IrValue *s = ir_build_binary(
+        f, IR_OP_ADD, t, ir_build_matmul(f, t, ir_build_param(f, pr, L0), false, false, L0), L0);
+    f->output = ir_build_matmul(f, x, s, false, false, L0);
+    PipelineOptions po = pipeline_options_default();
+    po.fuse = fuse;
+    Jit *j = jit_compile_with(m, po);
+    *count = (FoldCount){0, 0};
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        if (v->dead || v->op != IR_OP_MATMUL_ACC) continue;
+        count->ops++;
+        count->in_place += v->store.offset == v->in[0]->store.offset &&
+                           v->store.kind == v->in[0]->store.kind;
+    }
+    const int64_t batch = 3, np = m->n_param_floats;
+    const AairtModel *md = jit_model(j);
+    float *params = malloc(sizeof(float) * (size_t)np), xs[3 * 20], *y = calloc(3 * 20, sizeof(float));
+    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
+                       sizeof(float));
+    cr_assert(params && y && ar);
+    for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.9 * (double)i + 0.3) * 0.3f;
+    for (int i = 0; i < 3 * 20; i++) xs[i] = (float)cos(0.61 * i);
+    AairtStepArgs pa = {params, NULL, ar, xs, NULL, y, NULL, NULL, batch};
+    jit_entry(j, IR_ENTRY_PREDICT)(&pa);
+    free(params), free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+    return y;
+}
+
+Test(layers, an_accumulated_product_that_reads_its_sum_is_not_in_place) {
+    FoldCount fused_count, plain_count;
+    float *fused = self_accumulating_predict(true, &fused_count);
+    float *plain = self_accumulating_predict(false, &plain_count);
+    cr_expect_eq(fused_count.ops, 1, "t + t @ r folds");
+    cr_expect_eq(fused_count.in_place, 0, "but not into t's own buffer");
+    cr_expect_eq(memcmp(fused, plain, sizeof(float) * 3 * 20), 0, "predictions differ");
+    free(fused), free(plain);
+}
