@@ -619,6 +619,18 @@ typedef struct FoldCount {
     int ops, in_place;
 } FoldCount;
 
+static FoldCount fold_count(const IrFunc *f, IrOpKind op) {
+    FoldCount count = {0, 0};
+    for (size_t i = 0; i < f->values.len; i++) {
+        const IrValue *v = f->values.items[i];
+        if (v->dead || v->op != op) continue;
+        count.ops++;
+        const IrStorage *a = &v->store, *b = &v->in[0]->store;
+        count.in_place += a->kind == b->kind && a->offset == b->offset && a->row_offset == b->row_offset;
+    }
+    return count;
+}
+
 /* Compiles m (fuse on or off), counts `op` in f, runs one train step at
  * `batch` rows of `x_floats` each (parameters sin, inputs cos, optimizer
  * off) and returns the gradients (malloc'd). Frees the module's diag and
@@ -628,14 +640,7 @@ static float *fused_step_grads(IrModule *m, IrFunc *f, Diag *diag, Arena *arena,
     PipelineOptions po = pipeline_options_default();
     po.fuse = fuse;
     Jit *j = jit_compile_with(m, po);
-    *count = (FoldCount){0, 0};
-    for (size_t i = 0; i < f->values.len; i++) {
-        const IrValue *v = f->values.items[i];
-        if (v->dead || v->op != op) continue;
-        count->ops++;
-        const IrStorage *a = &v->store, *b = &v->in[0]->store;
-        count->in_place += a->kind == b->kind && a->offset == b->offset && a->row_offset == b->row_offset;
-    }
+    *count = fold_count(f, op);
     int64_t np = m->n_param_floats, nx = batch * x_floats;
     const AairtModel *md = jit_model(j);
     float *params = malloc(sizeof(float) * (size_t)np), *xs = malloc(sizeof(float) * (size_t)nx);
@@ -764,14 +769,7 @@ static float *self_accumulating_predict(bool fuse, FoldCount *count) {
     PipelineOptions po = pipeline_options_default();
     po.fuse = fuse;
     Jit *j = jit_compile_with(m, po);
-    *count = (FoldCount){0, 0};
-    for (size_t i = 0; i < f->values.len; i++) {
-        const IrValue *v = f->values.items[i];
-        if (v->dead || v->op != IR_OP_MATMUL_ACC) continue;
-        count->ops++;
-        count->in_place += v->store.offset == v->in[0]->store.offset &&
-                           v->store.kind == v->in[0]->store.kind;
-    }
+    *count = fold_count(f, IR_OP_MATMUL_ACC);
     const int64_t batch = 3, np = m->n_param_floats;
     const AairtModel *md = jit_model(j);
     float *params = malloc(sizeof(float) * (size_t)np), xs[3 * 20], *y = calloc(3 * 20, sizeof(float));
