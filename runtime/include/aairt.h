@@ -22,7 +22,11 @@
 extern "C" {
 #endif
 
-#define AAIRT_ABI_VERSION 1
+/* Bumped whenever a libaairt function generated code calls changes its
+ * arguments (2: aairt_conv2d's folded pooling, aairt_pool2d_grad's relu),
+ * so a model object built by an older aaic is refused at load instead of
+ * calling with the old arguments. */
+#define AAIRT_ABI_VERSION 2
 
 typedef enum AairtOptimizerKind {
     AAIRT_OPT_SGD,   /* with optional momentum / nesterov, weight decay */
