@@ -29,6 +29,10 @@ Workloads (README.md "Performance" explains the figures):
               at batch 64 and its Adam update, through libaairt), replayed
               in the step's order at 1 and 2 threads (bench/step_scaling.c):
               a step scales no better than its kernels do
+  own_scaling aai at 2 threads against aai at 1 (training epoch 2, batch-256
+              throughput): ratios of the round medians and of the best rounds,
+              and for training the median ratio of --scaling-pairs pairs of
+              aai-only runs back to back
   roofline    achieved GFLOP/s / measured peak, MLP and CNN: batch-256 inference
               (manifest flops_per_sample) and a training epoch
               (train_flops_per_sample: a step's forward and backward pass)
@@ -100,9 +104,8 @@ class Bench:
     def w(self, *p):
         return os.path.join(self.work, *p)
 
-    def row(self, workload, threads, figure, aai, peer, peer_name, higher_better):
-        ratio = None
-        if aai and peer:
+    def row(self, workload, threads, figure, aai, peer, peer_name, higher_better, ratio=None):
+        if ratio is None and aai and peer:
             ratio = aai / peer if higher_better else peer / aai
         self.rows.append((workload, threads, figure, aai, peer, peer_name, ratio))
         self.res["workloads"].setdefault(workload, []).append(
@@ -367,6 +370,29 @@ class Bench:
                          "aai 1 thread (target 1.7x)", higher)
                 out[f"{name} {how}"] = v1 / v2 if not higher else v2 / v1
 
+    def paired_scaling(self, model, exe, pairs):
+        """aai's training epoch 2 at 1 and at 2 threads, run back to back
+        `pairs` times (the order alternating), without torch in between:
+        the median of each pair's ratio. A pair's two runs meet the host in
+        the same state, so this is the steadiest of the own_scaling
+        figures."""
+        secs = {1: [], 2: []}
+        ratios = []
+        for p in range(pairs):
+            for t in ((1, 2) if p % 2 == 0 else (2, 1)):
+                mfile = self.w(f"{exe}_pair_metrics.jsonl")
+                if os.path.exists(mfile):
+                    os.remove(mfile)
+                run([self.w(exe), "train", "--epochs", "2", "--quiet", "--metrics", mfile, "--out",
+                     self.w(f"{exe}_pair.safetensors"), "--threads", str(t)], env=tenv(t))
+                secs[t].append([json.loads(line) for line in open(mfile)][1]["seconds"])
+            ratios.append(secs[1][-1] / secs[2][-1])
+        log(f"{model}_train pairs: 1 thread {secs[1]}, 2 threads {secs[2]}")
+        self.row("own_scaling", 2, f"{model}_train epoch 2 (s), median of {pairs} back-to-back pairs",
+                 med(secs[2]), med(secs[1]), "aai 1 thread (target 1.7x)", False, ratio=med(ratios))
+        self.res.setdefault("own_scaling", {})[f"{model}_train paired"] = {
+            "ratios": ratios, "t1": secs[1], "t2": secs[2]}
+
     def memory(self, info):
         n = info["n_param_floats"]
         arena = info["arena"]["static_floats"] + info["arena"]["row_floats"] * info["train"]["batch"]
@@ -439,6 +465,8 @@ def main():
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--cnn-epochs", type=int, default=2)
     p.add_argument("--startup-runs", type=int, default=30)
+    p.add_argument("--scaling-pairs", type=int, default=3,
+                   help="aai-only 1-thread/2-thread training pairs for own_scaling (0: none)")
     p.add_argument("--only", default="", help="comma list of: compile,mlp_infer,mlp_train,cnn_train,cnn_infer,startup,"
                    "step_scaling")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
@@ -461,6 +489,8 @@ def main():
         if want("mlp_train") or want("mlp_infer") or want("startup"):
             if want("mlp_train"):
                 weights = b.train("mlp", "fm", threads, a.train_rounds, a.epochs)
+                if a.scaling_pairs and threads[:2] == [1, 2]:
+                    b.paired_scaling("mlp", "fm", a.scaling_pairs)
                 b.peak_again("mlp_train")
                 b.memory(info)
                 train = b.res["mlp_train"]
@@ -479,6 +509,8 @@ def main():
             cw = b.w("cnn_t1.safetensors")
             if want("cnn_train"):
                 cw = b.train("cnn", "cnn", threads, a.train_rounds, a.cnn_epochs)
+                if a.scaling_pairs and threads[:2] == [1, 2]:
+                    b.paired_scaling("cnn", "cnn", a.scaling_pairs)
                 b.peak_again("cnn_train")
                 cnn["train"] = b.res["cnn_train"]
             else:
