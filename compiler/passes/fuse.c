@@ -171,32 +171,24 @@ static void fold_pool(IrFunc *f, IrValue *pool) {
     absorb(f, pool, x);
 }
 
-/* The slice gradient among an add's inputs that only it reads, with the
- * add's shape, as the input `*slice` (0 or 1); NULL when there is none. */
-static IrValue *slice_operand(const IrValue *add, int *slice) {
-    for (int k = 1; k >= 0; k--) {
-        IrValue *s = add->in[k];
-        if (s->op == IR_OP_SLICE_GRAD && s->n_uses == 1 && add->in[1 - k] != s &&
-            ir_shape_eq(s->shape, add->shape) && ir_shape_eq(add->in[1 - k]->shape, add->shape)) {
-            *slice = k;
-            return s;
-        }
-    }
-    return NULL;
+static bool is_slice_grad(const IrValue *v) { return v->op == IR_OP_SLICE_GRAD; }
+
+/* A 2-D product of batch-free shape. */
+static bool is_static_product(const IrValue *p) {
+    return p->op == IR_OP_MATMUL && !p->attr.i[2] && p->in[0]->shape.rank == 2 &&
+           p->in[1]->shape.rank == 2 && !ir_shape_has_batch(p->shape);
 }
 
-/* A 2-D product of batch-free shape [M, N] among an add's inputs that
- * only it reads, the other input of the same shape (the sum), as input
- * `*which`; NULL when there is none. */
-static IrValue *accumulated_product(const IrValue *add, int *which) {
+/* The input of an add that `is` accepts, that only the add reads, with
+ * the add's shape, the other input (the running sum) of that shape too,
+ * as input `*which`; NULL when there is none. */
+static IrValue *summand(const IrValue *add, bool (*is)(const IrValue *), int *which) {
     for (int k = 1; k >= 0; k--) {
-        IrValue *p = add->in[k];
-        bool plain = p->op == IR_OP_MATMUL && !p->attr.i[2] && p->in[0]->shape.rank == 2 &&
-                     p->in[1]->shape.rank == 2 && !ir_shape_has_batch(p->shape);
-        if (plain && p->n_uses == 1 && add->in[1 - k] != p && ir_shape_eq(p->shape, add->shape) &&
+        IrValue *v = add->in[k];
+        if (is(v) && v->n_uses == 1 && add->in[1 - k] != v && ir_shape_eq(v->shape, add->shape) &&
             ir_shape_eq(add->in[1 - k]->shape, add->shape)) {
             *which = k;
-            return p;
+            return v;
         }
     }
     return NULL;
@@ -205,7 +197,7 @@ static IrValue *accumulated_product(const IrValue *add, int *which) {
 /* ADD(acc, MATMUL(a, b)) -> MATMUL_ACC(acc, a, b), in the add's place. */
 static void fold_matmul_acc(IrFunc *f, IrValue *add) {
     int k;
-    IrValue *p = accumulated_product(add, &k);
+    IrValue *p = summand(add, is_static_product, &k);
     if (!p) return;
     add->op = IR_OP_MATMUL_ACC;
     add->in[0] = add->in[1 - k];
@@ -222,7 +214,7 @@ static void fold_matmul_acc(IrFunc *f, IrValue *add) {
 /* ADD(x, SLICE_GRAD(d)) -> SLICE_ADD(x, d), in the add's place. */
 static void fold_slice_add(IrFunc *f, IrValue *add) {
     int k;
-    IrValue *s = slice_operand(add, &k);
+    IrValue *s = summand(add, is_slice_grad, &k);
     if (!s) return;
     IrValue *x = add->in[1 - k];
     add->op = IR_OP_SLICE_ADD;

@@ -6,6 +6,7 @@
 #define AAI_TEST_JIT_RUNTIME_H
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 
 #include "aairt.h"
 #include "jit.h"
@@ -38,5 +39,16 @@ static inline Jit *jit_compile_with(IrModule *m, PipelineOptions po) {
 
 /* The same with the default passes. */
 static inline Jit *jit_compile(IrModule *m) { return jit_compile_with(m, pipeline_options_default()); }
+
+/* A zeroed scratch arena for j's entries at `batch` rows (free it), one
+ * float over: entries never read past their plan, and a read past it
+ * would show. */
+static inline float *jit_arena(const Jit *j, int64_t batch) {
+    const AairtModel *md = jit_model(j);
+    float *a = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
+                      sizeof(float));
+    cr_assert(a, "out of memory for the arena");
+    return a;
+}
 
 #endif

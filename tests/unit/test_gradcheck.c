@@ -125,9 +125,7 @@ static void gradcheck(const GcCase *c) {
     int64_t np = m->n_param_floats;
     r.params = calloc((size_t)np + 1, sizeof(float));
     r.grads = calloc((size_t)np + 1, sizeof(float));
-    const AairtModel *md = jit_model(r.jit);
-    r.arena = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * r.batch) + 1,
-                     sizeof(float));
+    r.arena = jit_arena(r.jit, r.batch);
     rng_state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)strlen(c->name) * 7919u;
     for (int i = 0; i < c->n; i++) {
         if (ps[i]) {

@@ -54,8 +54,7 @@ Test(layers, batch_norm_running_stats) {
     int64_t np = m->n_param_floats;
     float *params = calloc((size_t)np, sizeof(float)), *grads = calloc((size_t)np, sizeof(float));
     float *mom = calloc((size_t)np, sizeof(float)), *vel = calloc((size_t)np, sizeof(float));
-    const AairtModel *md = jit_model(j);
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * B) + 1, sizeof(float));
+    float *ar = jit_arena(j, B);
     for (int i = 0; i < C; i++) {
         params[w->offset + i] = 1;
         params[rv->offset + i] = 1;
@@ -159,11 +158,9 @@ typedef struct SplitRun {
 
 static SplitRun run_split_block(Jit *j, IrModule *m, const float *params, const float *x,
                                 int threads) {
-    const AairtModel *md = jit_model(j);
     int64_t np = m->n_param_floats;
     SplitRun r = {calloc((size_t)SB * 14 * 14, sizeof(float)), calloc((size_t)np, sizeof(float)), 0};
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * SB) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(j, SB);
     float *p = malloc(sizeof(float) * (size_t)np);
     cr_assert(r.out && r.grads && ar && p);
     memcpy(p, params, sizeof(float) * (size_t)np);
@@ -244,12 +241,10 @@ static int64_t conv_out(int64_t size, const ConvCase *t) {
 
 static ConvRun run_conv(Jit *j, IrModule *m, const ConvCase *t, const float *params,
                         const float *x, int threads) {
-    const AairtModel *md = jit_model(j);
     int64_t np = m->n_param_floats;
     int64_t ny = t->batch * t->outs * conv_out(t->h, t) * conv_out(t->w, t);
     ConvRun r = {calloc((size_t)ny, sizeof(float)), calloc((size_t)np, sizeof(float)), 0};
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * t->batch) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(j, t->batch);
     float *p = malloc(sizeof(float) * (size_t)np);
     cr_assert(r.y && r.grads && ar && p);
     memcpy(p, params, sizeof(float) * (size_t)np);
@@ -444,9 +439,7 @@ Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
     for (int64_t i = 0; i < t.outs; i++) params[b->offset + i] = 0.05f * (float)(i - 2);
     for (int64_t i = 0; i < nx; i++) h[i] = xs[i] = (float)cos(0.41 * (double)i);
     double *want = conv_reference(&t, h, params + w->offset, params + b->offset, dw, db, dh);
-    const AairtModel *md = jit_model(j);
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * t.batch) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(j, t.batch);
     cr_assert(ar);
     AairtStepArgs pa = {params, NULL, ar, xs, NULL, y, NULL, NULL, t.batch};
     jit_entry(j, IR_ENTRY_PREDICT)(&pa);
@@ -575,8 +568,7 @@ static float train_act_conv(bool relu, float **grads, int64_t *np, bool *folded)
     for (int64_t i = 0; i < *np; i++) p[i] = (float)cos(0.61 * (double)i) * 0.5f;
     for (int64_t i = 0; i < s->size; i++) p[s->offset + i] += 1.0f;
     for (int i = 0; i < B * C * H * W; i++) xs[i] = (float)sin(0.37 * i + 0.1);
-    const AairtModel *md = jit_model(j);
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * B) + 1, sizeof(float));
+    float *ar = jit_arena(j, B);
     cr_assert(ar);
     AairtOptimizer opt = {.kind = AAIRT_OPT_SGD, .lr = 0.0f, .n = *np};
     AairtStepArgs ta = {p, *grads, ar, xs, NULL, NULL, &loss, &opt, B};
@@ -642,11 +634,9 @@ static float *fused_step_grads(IrModule *m, IrFunc *f, Diag *diag, Arena *arena,
     Jit *j = jit_compile_with(m, po);
     *count = fold_count(f, op);
     int64_t np = m->n_param_floats, nx = batch * x_floats;
-    const AairtModel *md = jit_model(j);
     float *params = malloc(sizeof(float) * (size_t)np), *xs = malloc(sizeof(float) * (size_t)nx);
     float *grads = calloc((size_t)np, sizeof(float));
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(j, batch);
     cr_assert(params && xs && grads && ar);
     for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.9 * (double)i + 0.3);
     for (int64_t i = 0; i < nx; i++) xs[i] = (float)cos(0.61 * (double)i);
@@ -771,10 +761,8 @@ static float *self_accumulating_predict(bool fuse, FoldCount *count) {
     Jit *j = jit_compile_with(m, po);
     *count = fold_count(f, IR_OP_MATMUL_ACC);
     const int64_t batch = 3, np = m->n_param_floats;
-    const AairtModel *md = jit_model(j);
     float *params = malloc(sizeof(float) * (size_t)np), xs[3 * 20], *y = calloc(3 * 20, sizeof(float));
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(j, batch);
     cr_assert(params && y && ar);
     for (int64_t i = 0; i < np; i++) params[i] = (float)sin(0.9 * (double)i + 0.3) * 0.3f;
     for (int i = 0; i < 3 * 20; i++) xs[i] = (float)cos(0.61 * i);

@@ -94,8 +94,7 @@ static void product_free(Product *p) {
 /* predict on the first `batch` rows of x at `threads`; out gets batch * n. */
 static void predict(const Product *p, int64_t batch, int threads, float *out) {
     const AairtModel *md = jit_model(p->jit);
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(p->jit, batch);
     cr_assert(ar);
     aairt_set_threads(threads);
     AairtStepArgs a = {p->params, NULL, ar, p->x, NULL, out, NULL, NULL, batch};
@@ -215,8 +214,7 @@ Test(linear, gelu_is_not_folded) {
  * loss, grads gets the gradients. */
 static float train_grads(const Product *p, int64_t batch, float *grads) {
     const AairtModel *md = jit_model(p->jit);
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(p->jit, batch);
     float *params = malloc(sizeof(float) * (size_t)p->n_params), loss = 0;
     cr_assert(ar && params);
     memcpy(params, p->params, sizeof(float) * (size_t)p->n_params);
@@ -322,8 +320,7 @@ Test(rows, elementwise_answers_do_not_depend_on_the_thread_count) {
     size_t n = (size_t)BATCH * WIDTH;
     float *in = malloc(n * sizeof *in), *one = malloc(n * sizeof *one);
     float *three = malloc(n * sizeof *three), param = 0;
-    float *ar = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * BATCH) + 1,
-                       sizeof(float));
+    float *ar = jit_arena(jit, BATCH);
     cr_assert(in && one && three && ar);
     for (size_t i = 0; i < n; i++) in[i] = (float)sin(0.7 * (double)i) * 3.0f;
     for (int t = 0; t < 2; t++) {

@@ -309,8 +309,7 @@ static void run_case(const ParityParam *pp) {
     cr_assert_eq(md->n_param_floats, c.m->n_param_floats);
     float *params = calloc((size_t)c.m->n_param_floats + 1, sizeof(float));
     float *grads = calloc((size_t)c.m->n_param_floats + 1, sizeof(float));
-    float *arena_buf = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * batch) + 1,
-                              sizeof(float));
+    float *arena_buf = jit_arena(j, batch);
     for (size_t i = 0; i < c.m->params.len; i++) {
         IrParam *p = c.m->params.items[i];
         const StTensor *t = st_get(c.st, p->name);
@@ -440,14 +439,12 @@ Test(parity, train_mlp_adam) {
     cr_assert(pipeline_run(m, &po));
     cr_assert(m->funcs[IR_ENTRY_TRAIN]->optimizer_step);
     Jit *j = jit_or_fail(m);
-    const AairtModel *md = jit_model(j);
     int64_t np = m->n_param_floats;
     float *params = calloc((size_t)np, sizeof(float));
     float *grads = calloc((size_t)np, sizeof(float));
     float *mom = calloc((size_t)np, sizeof(float));
     float *vel = calloc((size_t)np, sizeof(float));
-    float *arena_buf = calloc((size_t)(md->arena_static_floats + md->arena_row_floats * n_rows) + 1,
-                              sizeof(float));
+    float *arena_buf = jit_arena(j, n_rows);
     for (int i = 0; i < 4; i++) {
         char key[64];
         snprintf(key, sizeof key, "init.%s", names[i]);
