@@ -522,6 +522,26 @@ static void emit_pool(LK *k, bool grad) {
     }
 }
 
+/* BN_STATS, BN_NORM, BN_GRAD and BN_GRAD_X: aairt_batch_norm* (runtime/src/
+ * batchnorm.c), geometry: the channels, then the elements per channel of
+ * a sample; eps is a constant of the kernel (its key has it). */
+static void emit_batch_norm(LK *k) {
+    const IrValue *v = k->v;
+    IrShape xs = (v->op == IR_OP_BN_GRAD_X ? v->in[1] : v->in[0])->shape;
+    LLVMValueRef batch = dim(k, xs, 0), ch = geo(k, 0), inner = geo(k, 1);
+    if (v->op == IR_OP_BN_STATS) {
+        LLVMValueRef args[5] = {k->in[0], k->out, batch, ch, inner};
+        call_runtime(k, "aairt_batch_norm_stats", args, 5);
+        return;
+    }
+    const char *fn = v->op == IR_OP_BN_NORM  ? "aairt_batch_norm"
+                     : v->op == IR_OP_BN_GRAD ? "aairt_batch_norm_grad"
+                                              : "aairt_batch_norm_grad_x";
+    LLVMValueRef args[9] = {k->in[0], k->in[1], k->in[2], k->in[3], fconst(k, v->attr.f[0]),
+                            k->out,   batch,    ch,       inner};
+    call_runtime(k, fn, args, 9);
+}
+
 /* ---- data movement -------------------------------------------------------------- */
 
 static void copy_body(LK *k, LLVMValueRef *off, void *user) {
@@ -738,7 +758,7 @@ static void emit_reduce_max(LK *k, bool grad) {
 
 /* The geometry of v's kernel and its key, for the ops whose kernels take
  * one (IM2COL, COL2IM, CONV2D(_GRAD_W), POOL2D(_GRAD), matrix TRANSPOSE, batched MATMUL,
- * RUNNING_UPDATE);
+ * RUNNING_UPDATE, the batch-norm ops);
  * false for the others. The key is the op and what shapes the code: the
  * leading dimension (IR_BATCH or its size), average pooling, the product's
  * transposes and path. */
@@ -791,6 +811,17 @@ static bool geometry_of(const IrValue *v, Geometry *g) {
         cg_key_add(key, " n%lld", (long long)x.dims[0]);
         return true;
     }
+    case IR_OP_BN_STATS:
+    case IR_OP_BN_NORM:
+    case IR_OP_BN_GRAD:
+    case IR_OP_BN_GRAD_X: {
+        IrShape xs = (v->op == IR_OP_BN_GRAD_X ? v->in[1] : v->in[0])->shape;
+        g->v[g->n++] = xs.dims[1];
+        g->v[g->n++] = rest_of(xs, 1);
+        cg_key_add(key, " n%lld eps%a", (long long)xs.dims[0],
+                   v->op == IR_OP_BN_STATS ? 0.0 : v->attr.f[0]);
+        return true;
+    }
     case IR_OP_RUNNING_UPDATE:
         g->v[g->n++] = v->attr.param->size;
         g->v[g->n++] = v->attr.i[1];
@@ -818,7 +849,11 @@ static bool only_calls_runtime(const IrValue *v) {
     case IR_OP_CONV2D:
     case IR_OP_CONV2D_GRAD_W:
     case IR_OP_POOL2D:
-    case IR_OP_POOL2D_GRAD: return true;
+    case IR_OP_POOL2D_GRAD:
+    case IR_OP_BN_STATS:
+    case IR_OP_BN_NORM:
+    case IR_OP_BN_GRAD:
+    case IR_OP_BN_GRAD_X: return true;
     case IR_OP_TRANSPOSE: return matrix_split(v->attr.shape) != 0; /* else a generated copy */
     default: return false;
     }
@@ -847,6 +882,10 @@ void cg_emit_layer(CgCtx *c, const IrValue *v) {
     case IR_OP_EMBEDDING_GRAD: emit_embedding(&k, true); break;
     case IR_OP_REDUCE_MAX: emit_reduce_max(&k, false); break;
     case IR_OP_REDUCE_MAX_GRAD: emit_reduce_max(&k, true); break;
+    case IR_OP_BN_STATS:
+    case IR_OP_BN_NORM:
+    case IR_OP_BN_GRAD:
+    case IR_OP_BN_GRAD_X: emit_batch_norm(&k); break;
     default: assert(0 && "not a layer op"); break;
     }
     if (only_calls_runtime(v)) cg_unoptimized(c, k.fn);

@@ -19,7 +19,7 @@
 #include "codegen_internal.h"
 
 /* LINEAR: codegen_linear.c; SLICE_ADD: codegen_layers.c; MATMUL_ACC below. */
-static_assert(IR_OP_COUNT == 49, "add the new op's lowering below (layer ops: codegen_layers.c)");
+static_assert(IR_OP_COUNT == 53, "add the new op's lowering below (layer ops: codegen_layers.c)");
 
 typedef struct Opnd {
     LLVMValueRef ptr; /* NULL: immediate */

@@ -108,6 +108,13 @@ int64_t ir_value_flops(const IrValue *v) {
                (a[4] ? conv : 0) + (a[5] > 1 ? row : 0);
     }
     case IR_OP_SLICE_ADD: return ir_shape_row_elems(v->in[1]->shape); /* the slice's adds */
+    /* batch norm, per element: the sum, then the squared deviation's
+     * subtract and multiply-add; a multiply-add; the two sums' adds and
+     * the deviation's subtract and multiply; dx's four */
+    case IR_OP_BN_STATS: return 4 * batch_input_row(v);
+    case IR_OP_BN_NORM: return 2 * row;
+    case IR_OP_BN_GRAD: return 4 * batch_input_row(v);
+    case IR_OP_BN_GRAD_X: return 4 * row;
     case IR_OP_POOL2D_GRAD: return v->attr.i[4] ? 2 * row : row; /* + a folded relu_grad */
     case IR_OP_CONV2D_GRAD_W: { /* a sample: a multiply-add per weight per output pixel */
         const IrShape dy = v->in[1]->shape;

@@ -19,6 +19,8 @@ IrValue *ir_slice(IrFunc *f, IrValue *x, int axis, int64_t start, int64_t end, S
 /* Joins n >= 1 tensors along `axis` (any n: groups of IR_MAX_INPUTS). */
 IrValue *ir_concat(IrFunc *f, IrValue **xs, int n, int axis, SrcLoc loc);
 IrValue *ir_permute(IrFunc *f, IrValue *x, const int64_t *perm, SrcLoc loc);
+/* Row `row` of a [rows, C] block as a [C] vector. */
+IrValue *ir_channel_row(IrFunc *f, IrValue *rows, int64_t row, SrcLoc loc);
 
 /* conv2d: x[N,C,H,W], w[O,C/groups,k,k], bias[O] or NULL. */
 IrValue *ir_conv2d(IrFunc *f, IrValue *x, IrValue *w, IrValue *bias, int64_t stride,
@@ -28,8 +30,9 @@ IrValue *ir_pool2d(IrFunc *f, IrValue *x, int64_t kernel, int64_t stride, int64_
                    bool avg, SrcLoc loc);
 
 /* batch_norm over every axis but 1 of x ([N,C] or [N,C,H,W]).
- * Training: batch statistics, biased variance; *mean / *var (may be NULL)
- * receive the batch mean and biased variance as [C]. */
+ * Training: batch statistics, biased variance, w and b [C] (both needed);
+ * *mean / *var (may be NULL) receive the batch mean and biased variance
+ * as [C]. */
 IrValue *ir_batch_norm_train(IrFunc *f, IrValue *x, IrValue *w, IrValue *b, double eps,
                              IrValue **mean, IrValue **var, SrcLoc loc);
 /* Inference: the running statistics rm, rv [C]. */

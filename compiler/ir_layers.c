@@ -48,6 +48,9 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
         fprintf(out, " axis=%lld [%lld:%lld]", (long long)i[0], (long long)i[1], (long long)i[2]);
         break;
     case IR_OP_DROPOUT: fprintf(out, " p=%.9g seed=%lld", v->attr.f[0], (long long)i[0]); break;
+    case IR_OP_BN_NORM:
+    case IR_OP_BN_GRAD:
+    case IR_OP_BN_GRAD_X: fprintf(out, " eps=%.9g", v->attr.f[0]); break;
     case IR_OP_RUNNING_UPDATE:
         fprintf(out, " \"%s\" momentum=%.9g%s", v->attr.param ? v->attr.param->name : "?",
                 v->attr.f[0], i[0] ? " unbiased" : "");

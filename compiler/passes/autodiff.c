@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 /* LINEAR, SLICE_ADD and MATMUL_ACC, made after autodiff by passes/fuse.c, have no VJP. */
-static_assert(IR_OP_COUNT == 49, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
+static_assert(IR_OP_COUNT == 53, "add the new op's VJP rule below (layer ops: autodiff_layers.c)");
 
 typedef struct AdCtx {
     IrModule *m;

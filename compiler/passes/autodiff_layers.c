@@ -128,6 +128,21 @@ static bool vjp_conv2d(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrVa
     return true;
 }
 
+/* BN_NORM: the batch norm's gradients, the path through its statistics
+ * included: BN_GRAD's sums (dw, db) over dy, then dx from them. */
+static bool vjp_bn_norm(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue **dx) {
+    IrValue *x = v->in[0], *stats = v->in[1];
+    IrAttrs at = {0};
+    at.f[0] = v->attr.f[0];
+    IrValue *sums = build(f, IR_OP_BN_GRAD, (IrValue *[]){g, x, stats, v->in[2]}, 4, &at, v);
+    if (!sums) return false;
+    if (need[0] && !(dx[0] = build(f, IR_OP_BN_GRAD_X, (IrValue *[]){g, x, stats, sums}, 4, &at, v)))
+        return false;
+    if (need[2] && !(dx[2] = ir_channel_row(f, sums, 0, v->loc))) return false;
+    if (need[3] && !(dx[3] = ir_channel_row(f, sums, 1, v->loc))) return false;
+    return true; /* stats: none, its path is in dx[0] */
+}
+
 /* y (and g) with the reduced axes kept as size 1. */
 static IrValue *keep_axes(IrFunc *f, IrValue *y, const IrValue *v) {
     IrShape x = v->in[0]->shape, k = x;
@@ -207,7 +222,9 @@ bool ir_vjp_layer(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue *
         dx[0] = build(f, IR_OP_REDUCE_MAX_GRAD, ins, 3, NULL, v);
         return dx[0] != NULL;
     }
+    case IR_OP_BN_NORM: return vjp_bn_norm(f, v, g, need, dx);
     case IR_OP_GE_MASK:
+    case IR_OP_BN_STATS: /* its gradient is in BN_NORM's */
     case IR_OP_RUNNING_UPDATE: return true; /* no gradient flows */
     case IR_OP_CONV2D: return vjp_conv2d(f, v, g, need, dx);
     default: break;

@@ -13,7 +13,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-static_assert(IR_OP_COUNT == 49, "add the new op's shape rule below (layer ops: shape_layers.c)");
+static_assert(IR_OP_COUNT == 53, "add the new op's shape rule below (layer ops: shape_layers.c)");
 
 typedef struct ShapeCtx {
     IrValue *v;

@@ -219,6 +219,30 @@ static bool slice_of(IrValue *v, Diag *d, IrShape full, IrShape part, const char
     return true;
 }
 
+/* The batch-norm ops: x is [N, C, ...]; `in` holds, after x, the [rows, C]
+ * statistics or gradient rows and the [C] parameters the op reads. */
+static bool bn_shape(IrValue *v, Diag *d, IrShape x) {
+    if (x.rank < 2 || x.dims[1] < 1)
+        return fail(v, d, "%s: expects [N, C] or [N, C, ...], got %s", ir_op_name(v->op), SHAPE(x));
+    int64_t c = x.dims[1];
+    IrShape per_channel[2] = {ir_shape(1, &c), ir_shape2(2, c)};
+    IrShape g = ir_shape2(3, c);
+    for (int j = 0; j < v->n_in; j++) {
+        IrShape s = v->in[j]->shape, want;
+        switch (v->op) {
+        case IR_OP_BN_NORM: want = j == 0 ? x : j == 1 ? per_channel[1] : per_channel[0]; break;
+        case IR_OP_BN_GRAD: want = j < 2 ? x : j == 2 ? per_channel[1] : per_channel[0]; break;
+        case IR_OP_BN_GRAD_X: want = j < 2 ? x : j == 2 ? per_channel[1] : g; break;
+        default: want = x; break;
+        }
+        if (!ir_shape_eq(s, want))
+            return fail(v, d, "%s: operand %d is %s, expected %s", ir_op_name(v->op), j, SHAPE(s),
+                        SHAPE(want));
+    }
+    v->shape = v->op == IR_OP_BN_STATS ? per_channel[1] : v->op == IR_OP_BN_GRAD ? g : x;
+    return true;
+}
+
 bool ir_infer_shape_layer(IrValue *v, Diag *d) {
     IrValue **in = v->in;
     v->dtype = IR_F32;
@@ -270,6 +294,10 @@ bool ir_infer_shape_layer(IrValue *v, Diag *d) {
         return true;
     }
     case IR_OP_SLICE_ADD: return slice_of(v, d, in[0]->shape, in[1]->shape, "slice_add");
+    case IR_OP_BN_STATS:
+    case IR_OP_BN_NORM:
+    case IR_OP_BN_GRAD: return bn_shape(v, d, in[0]->shape);
+    case IR_OP_BN_GRAD_X: return bn_shape(v, d, in[1]->shape);
     case IR_OP_SLICE_GRAD: return slice_of(v, d, v->attr.shape, in[0]->shape, "slice_grad");
     case IR_OP_DROPOUT:
         if (!(v->attr.f[0] >= 0 && v->attr.f[0] < 1))

@@ -172,6 +172,26 @@ void aairt_pool2d(const float *x, float *y, int64_t batch, const AairtWindow *w,
  * relu's gradient applied too. */
 void aairt_pool2d_grad(const float *x, const float *dy, float *dx, int64_t batch,
                        const AairtWindow *w, int avg, int relu);
+/* Batch normalization in training (runtime/src/batchnorm.c), over x
+ * [batch, channels, inner] (inner: the product of the axes after the
+ * channels, 1 for [batch, C]), per channel over its batch x inner
+ * elements. Generated code calls them for BN_STATS, BN_NORM, BN_GRAD and
+ * BN_GRAD_X. stats [2, C]: the mean, then the biased variance. */
+void aairt_batch_norm_stats(const float *x, float *stats, int64_t batch, int64_t channels,
+                            int64_t inner);
+/* y = (x - mean) / sqrt(var + eps) * weight + bias. */
+void aairt_batch_norm(const float *x, const float *stats, const float *weight, const float *bias,
+                      float eps, float *y, int64_t batch, int64_t channels, int64_t inner);
+/* g [3, C] from dy: the weight's gradient, the bias's, then weight *
+ * rstd (rstd = 1 / sqrt(var + eps)), which aairt_batch_norm_grad_x reads. */
+void aairt_batch_norm_grad(const float *dy, const float *x, const float *stats,
+                           const float *weight, float eps, float *g, int64_t batch,
+                           int64_t channels, int64_t inner);
+/* dx, through the statistics too: weight rstd (dy - mean(dy) - (x - mean)
+ * rstd^2 mean(dy (x - mean))), the means per channel. */
+void aairt_batch_norm_grad_x(const float *dy, const float *x, const float *stats, const float *g,
+                             float eps, float *dx, int64_t batch, int64_t channels,
+                             int64_t inner);
 /* y[b] = x[b]^T for `batch` row-major matrices x [batch, rows, cols]
  * (runtime/src/transpose.c). Generated code calls it for a TRANSPOSE that
  * keeps the batch axis and swaps two blocks of the others. */

@@ -23,6 +23,10 @@ static const JitSymbol jit_runtime[] = {
     {"aairt_pool2d", (void *)aairt_pool2d},
     {"aairt_pool2d_grad", (void *)aairt_pool2d_grad},
     {"aairt_transpose", (void *)aairt_transpose},
+    {"aairt_batch_norm_stats", (void *)aairt_batch_norm_stats},
+    {"aairt_batch_norm", (void *)aairt_batch_norm},
+    {"aairt_batch_norm_grad", (void *)aairt_batch_norm_grad},
+    {"aairt_batch_norm_grad_x", (void *)aairt_batch_norm_grad_x},
 };
 enum { JIT_RUNTIME_COUNT = sizeof jit_runtime / sizeof jit_runtime[0] };
 
