@@ -8,9 +8,10 @@
  * bias included, computed directly (runtime/src/conv2d.c); in training,
  * its VJP makes the column matrix the weight gradient needs
  * (passes/autodiff_layers.c).
- * Batch norm in training is two ops of its own (statistics, then the
+ * Batch norm is ops of its own (in training the statistics, then the
  * normalization, with dedicated backward kernels: the composed form made
- * ~30 passes over each feature map a step). Other normalization and
+ * ~30 passes over each feature map a step; in inference the normalization
+ * by the running statistics). Other normalization and
  * recurrent cells are spelled out in elementwise ops,
  * reductions and slices, so autodiff derives their backward passes from
  * rules that are each checked on their own; recurrent layers are unrolled
@@ -143,15 +144,6 @@ IrValue *ir_pool2d(IrFunc *f, IrValue *x, int64_t kernel, int64_t stride, int64_
 
 /* ---- normalization --------------------------------------------------------- */
 
-/* x's shape with every axis but `keep` set to 1, without the leading axis:
- * the broadcast shape of a per-channel [C] vector. */
-static IrShape channel_shape(IrShape x, int keep) {
-    IrShape s = {0};
-    s.rank = x.rank - keep;
-    for (int i = keep; i < x.rank; i++) s.dims[i - keep] = i == keep ? x.dims[i] : 1;
-    return s;
-}
-
 static bool bn_input_ok(IrFunc *f, IrValue *x, SrcLoc loc) {
     if (x->shape.rank >= 2 && x->shape.dims[1] >= 1) return true;
     char a[96];
@@ -190,12 +182,20 @@ IrValue *ir_batch_norm_train(IrFunc *f, IrValue *x, IrValue *w, IrValue *b, doub
     return ir_build(f, IR_OP_BN_NORM, (IrValue *[]){x, stats, w, b}, 4, &at, loc);
 }
 
+/* Inference: the running statistics as one [2, C] block (a concat of 2C
+ * floats), normalized by training's kernel with them held fixed (i[0]):
+ * one pass over x, where the formula in element-wise ops made four. */
 IrValue *ir_batch_norm_eval(IrFunc *f, IrValue *x, IrValue *w, IrValue *b, IrValue *rm,
                             IrValue *rv, double eps, SrcLoc loc) {
-    if (!x || !bn_input_ok(f, x, loc)) return NULL;
-    IrShape cs = channel_shape(x->shape, 1);
-    IrValue *xc = bin(f, IR_OP_SUB, x, ir_reshape(f, rm, cs, loc), loc);
-    return normalize(f, xc, ir_reshape(f, rv, cs, loc), w, b, cs, eps, loc);
+    if (!x || !w || !b || !rm || !rv || !bn_input_ok(f, x, loc)) return NULL;
+    IrShape row = ir_shape2(1, x->shape.dims[1]);
+    IrValue *parts[2] = {ir_reshape(f, rm, row, loc), ir_reshape(f, rv, row, loc)};
+    IrValue *stats = ir_concat(f, parts, 2, 0, loc);
+    if (!stats) return NULL;
+    IrAttrs at = {0};
+    at.f[0] = eps;
+    at.i[0] = 1;
+    return ir_build(f, IR_OP_BN_NORM, (IrValue *[]){x, stats, w, b}, 4, &at, loc);
 }
 
 IrValue *ir_layer_norm(IrFunc *f, IrValue *x, IrValue *w, IrValue *b, double eps, SrcLoc loc) {

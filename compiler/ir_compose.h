@@ -35,7 +35,7 @@ IrValue *ir_pool2d(IrFunc *f, IrValue *x, int64_t kernel, int64_t stride, int64_
  * as [C]. */
 IrValue *ir_batch_norm_train(IrFunc *f, IrValue *x, IrValue *w, IrValue *b, double eps,
                              IrValue **mean, IrValue **var, SrcLoc loc);
-/* Inference: the running statistics rm, rv [C]. */
+/* Inference: the running statistics rm, rv [C] (all of w, b, rm, rv needed). */
 IrValue *ir_batch_norm_eval(IrFunc *f, IrValue *x, IrValue *w, IrValue *b, IrValue *rm,
                             IrValue *rv, double eps, SrcLoc loc);
 /* layer_norm over the last axis; w, b [D] (either may be NULL). */

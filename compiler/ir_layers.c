@@ -50,7 +50,9 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
     case IR_OP_DROPOUT: fprintf(out, " p=%.9g seed=%lld", v->attr.f[0], (long long)i[0]); break;
     case IR_OP_BN_NORM:
     case IR_OP_BN_GRAD:
-    case IR_OP_BN_GRAD_X: fprintf(out, " eps=%.9g", v->attr.f[0]); break;
+    case IR_OP_BN_GRAD_X:
+        fprintf(out, " eps=%.9g%s", v->attr.f[0], v->op == IR_OP_BN_NORM && i[0] ? " fixed" : "");
+        break;
     case IR_OP_RUNNING_UPDATE:
         fprintf(out, " \"%s\" momentum=%.9g%s", v->attr.param ? v->attr.param->name : "?",
                 v->attr.f[0], i[0] ? " unbiased" : "");

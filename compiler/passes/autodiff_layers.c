@@ -128,19 +128,56 @@ static bool vjp_conv2d(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrVa
     return true;
 }
 
-/* BN_NORM: the batch norm's gradients, the path through its statistics
- * included: BN_GRAD's sums (dw, db) over dy, then dx from them. */
+/* A [C] vector broadcast along x's channel axis: [C, 1, ...]. */
+static IrValue *per_channel(IrFunc *f, IrValue *c, IrShape x, SrcLoc loc) {
+    IrShape s = {.rank = x.rank - 1};
+    for (int i = 0; i < s.rank; i++) s.dims[i] = i == 0 ? x.dims[1] : 1;
+    return ir_reshape(f, c, s, loc);
+}
+
+static IrValue *mul(IrFunc *f, IrValue *a, IrValue *b, SrcLoc loc) {
+    return a && b ? ir_build_binary(f, IR_OP_MUL, a, b, loc) : NULL;
+}
+
+/* The statistics' gradient of a BN_NORM with fixed ones, from BN_GRAD's
+ * sums (dw = sum dy xhat, db = sum dy, w rstd): d mean = -db w rstd,
+ * d var = -dw w rstd^2 / 2, as the [2, C] block they came in. */
+static IrValue *fixed_stats_grad(IrFunc *f, IrValue *v, IrValue *sums) {
+    SrcLoc l = v->loc;
+    IrValue *var = ir_channel_row(f, v->in[1], 1, l), *eps = ir_build_const(f, v->attr.f[0], l);
+    IrValue *rstd2 = var ? ir_build_binary(f, IR_OP_DIV, ir_build_const(f, 1.0, l),
+                                           ir_build_binary(f, IR_OP_ADD, var, eps, l), l)
+                         : NULL;
+    IrValue *dmean = mul(f, mul(f, ir_channel_row(f, sums, 1, l), ir_channel_row(f, sums, 2, l), l),
+                         ir_build_const(f, -1.0, l), l);
+    IrValue *dvar = mul(f, mul(f, mul(f, ir_channel_row(f, sums, 0, l), v->in[2], l), rstd2, l),
+                        ir_build_const(f, -0.5, l), l);
+    if (!dmean || !dvar) return NULL;
+    IrShape row = ir_shape2(1, v->in[0]->shape.dims[1]);
+    IrValue *parts[2] = {ir_reshape(f, dmean, row, l), ir_reshape(f, dvar, row, l)};
+    return ir_concat(f, parts, 2, 0, l);
+}
+
+/* BN_NORM: the batch norm's gradients from BN_GRAD's sums (dw, db, w rstd)
+ * over dy. With batch statistics dx goes through them too (BN_GRAD_X)
+ * and they get none; with fixed ones dx = dy w rstd and they get theirs. */
 static bool vjp_bn_norm(IrFunc *f, IrValue *v, IrValue *g, const bool *need, IrValue **dx) {
     IrValue *x = v->in[0], *stats = v->in[1];
+    bool fixed = v->attr.i[0] != 0;
     IrAttrs at = {0};
     at.f[0] = v->attr.f[0];
     IrValue *sums = build(f, IR_OP_BN_GRAD, (IrValue *[]){g, x, stats, v->in[2]}, 4, &at, v);
     if (!sums) return false;
-    if (need[0] && !(dx[0] = build(f, IR_OP_BN_GRAD_X, (IrValue *[]){g, x, stats, sums}, 4, &at, v)))
-        return false;
+    if (need[0]) {
+        dx[0] = fixed ? mul(f, g, per_channel(f, ir_channel_row(f, sums, 2, v->loc), x->shape, v->loc),
+                            v->loc)
+                      : build(f, IR_OP_BN_GRAD_X, (IrValue *[]){g, x, stats, sums}, 4, &at, v);
+        if (!dx[0]) return false;
+    }
+    if (need[1] && fixed && !(dx[1] = fixed_stats_grad(f, v, sums))) return false;
     if (need[2] && !(dx[2] = ir_channel_row(f, sums, 0, v->loc))) return false;
     if (need[3] && !(dx[3] = ir_channel_row(f, sums, 1, v->loc))) return false;
-    return true; /* stats: none, its path is in dx[0] */
+    return true;
 }
 
 /* y (and g) with the reduced axes kept as size 1. */

@@ -1,6 +1,6 @@
 /* test_layers.c - layer behaviour that parity fixtures do not cover:
  * batch_norm's running statistics (momentum, unbiased variance, untouched
- * by the optimizer and its weight decay), dropout's mask (inverted
+ * by the optimizer and its weight decay, and normalizing in inference), dropout's mask (inverted
  * scaling, rate, determinism per step, a new mask each step) and
  * convolution against its definition: the direct CONV2D of predict and of
  * the training step's forward pass, and the gradients the backward pass
@@ -85,6 +85,54 @@ Test(layers, batch_norm_running_stats) {
     free(grads);
     free(mom);
     free(vel);
+    free(ar);
+    jit_free(j);
+    diag_free(diag);
+    arena_free(&arena);
+}
+
+/* Inference normalizes with the running statistics in one op, the training
+ * kernel's with the statistics held fixed: against the formula. */
+Test(layers, batch_norm_inference_uses_the_running_statistics) {
+    enum { B = 3, C = 5, HW = 20 };
+    Arena arena = {0};
+    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    IrModule *m = ir_module_new(&arena, diag, "bn_eval");
+    IrShape cs = ir_shape(1, (int64_t[]){C});
+    IrParam *w = ir_param_new(m, "bn.weight", cs, IR_INIT_ONES, C, C, L0);
+    IrParam *b = ir_param_new(m, "bn.bias", cs, IR_INIT_ZEROS, C, C, L0);
+    IrParam *rm = ir_param_new(m, "bn.running_mean", cs, IR_INIT_ZEROS, C, C, L0);
+    IrParam *rv = ir_param_new(m, "bn.running_var", cs, IR_INIT_ONES, C, C, L0);
+    rm->buffer = rv->buffer = true;
+    IrFunc *f = ir_func_new(m, IR_ENTRY_PREDICT);
+    IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(3, (int64_t[]){IR_BATCH, C, HW}), L0);
+    f->output = ir_batch_norm_eval(f, x, ir_build_param(f, w, L0), ir_build_param(f, b, L0),
+                                   ir_build_param(f, rm, L0), ir_build_param(f, rv, L0), 1e-3, L0);
+    cr_assert(f->output);
+    Jit *j = jit_compile(m);
+    cr_expect_eq(count_op(f, IR_OP_BN_NORM), 1, "one op normalizes");
+    cr_expect_eq(count_op(f, IR_OP_DIV) + count_op(f, IR_OP_SUB), 0, "no element-wise formula");
+    float *params = calloc((size_t)m->n_param_floats, sizeof(float));
+    float xs[B * C * HW], ys[B * C * HW];
+    cr_assert(params);
+    for (int c = 0; c < C; c++) {
+        params[w->offset + c] = 0.5f + 0.3f * (float)c;
+        params[b->offset + c] = 0.1f * (float)c - 0.2f;
+        params[rm->offset + c] = 2.0f - (float)c;
+        params[rv->offset + c] = 0.25f + (float)c;
+    }
+    for (int i = 0; i < B * C * HW; i++) xs[i] = (float)sin(0.7 * i) * 3;
+    float *ar = jit_arena(j, B);
+    AairtStepArgs args = {params, NULL, ar, xs, NULL, ys, NULL, NULL, B};
+    jit_entry(j, IR_ENTRY_PREDICT)(&args);
+    for (int i = 0; i < B * C * HW; i++) {
+        int c = (i / HW) % C;
+        double want = (xs[i] - params[rm->offset + c]) / sqrt(params[rv->offset + c] + 1e-3) *
+                          params[w->offset + c] + params[b->offset + c];
+        cr_expect(fabs(ys[i] - want) < 1e-5 * (1 + fabs(want)), "y[%d] %g want %g", i,
+                  (double)ys[i], want);
+    }
+    free(params);
     free(ar);
     jit_free(j);
     diag_free(diag);
