@@ -465,7 +465,7 @@ static LLVMValueRef window_arg(LK *k) {
 /* A call to the void libaairt function `name` with `args`, declared from
  * their types. */
 static void call_runtime(LK *k, const char *name, LLVMValueRef *args, unsigned n) {
-    LLVMTypeRef ps[9];
+    LLVMTypeRef ps[10];
     for (unsigned i = 0; i < n; i++) ps[i] = LLVMTypeOf(args[i]);
     LLVMTypeRef fty = LLVMFunctionType(k->c->void_t, ps, n, 0);
     LLVMValueRef fn = LLVMGetNamedFunction(k->c->mod, name);
@@ -534,12 +534,17 @@ static void emit_batch_norm(LK *k) {
         call_runtime(k, "aairt_batch_norm_stats", args, 5);
         return;
     }
-    const char *fn = v->op == IR_OP_BN_NORM  ? "aairt_batch_norm"
-                     : v->op == IR_OP_BN_GRAD ? "aairt_batch_norm_grad"
-                                              : "aairt_batch_norm_grad_x";
-    LLVMValueRef args[9] = {k->in[0], k->in[1], k->in[2], k->in[3], fconst(k, v->attr.f[0]),
-                            k->out,   batch,    ch,       inner};
-    call_runtime(k, fn, args, 9);
+    LLVMValueRef eps = fconst(k, v->attr.f[0]);
+    if (v->op == IR_OP_BN_NORM) { /* the folded relu: a constant of the kernel */
+        LLVMValueRef relu = LLVMConstInt(k->c->i32, v->attr.i[1] != 0, 0);
+        LLVMValueRef args[10] = {k->in[0], k->in[1], k->in[2], k->in[3], eps,
+                                 relu,     k->out,   batch,    ch,       inner};
+        call_runtime(k, "aairt_batch_norm", args, 10);
+        return;
+    }
+    LLVMValueRef args[9] = {k->in[0], k->in[1], k->in[2], k->in[3], eps, k->out, batch, ch, inner};
+    call_runtime(k, v->op == IR_OP_BN_GRAD ? "aairt_batch_norm_grad" : "aairt_batch_norm_grad_x",
+                 args, 9);
 }
 
 /* ---- data movement -------------------------------------------------------------- */
@@ -818,8 +823,9 @@ static bool geometry_of(const IrValue *v, Geometry *g) {
         IrShape xs = (v->op == IR_OP_BN_GRAD_X ? v->in[1] : v->in[0])->shape;
         g->v[g->n++] = xs.dims[1];
         g->v[g->n++] = rest_of(xs, 1);
-        cg_key_add(key, " n%lld eps%a", (long long)xs.dims[0],
-                   v->op == IR_OP_BN_STATS ? 0.0 : v->attr.f[0]);
+        cg_key_add(key, " n%lld eps%a relu%d", (long long)xs.dims[0],
+                   v->op == IR_OP_BN_STATS ? 0.0 : v->attr.f[0],
+                   v->op == IR_OP_BN_NORM && v->attr.i[1] != 0);
         return true;
     }
     case IR_OP_RUNNING_UPDATE:

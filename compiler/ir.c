@@ -112,7 +112,7 @@ int64_t ir_value_flops(const IrValue *v) {
      * subtract and multiply-add; a multiply-add; the two sums' adds and
      * the deviation's subtract and multiply; dx's four */
     case IR_OP_BN_STATS: return 4 * batch_input_row(v);
-    case IR_OP_BN_NORM: return 2 * row;
+    case IR_OP_BN_NORM: return v->attr.i[1] ? 3 * row : 2 * row; /* + a folded relu */
     case IR_OP_BN_GRAD: return 4 * batch_input_row(v);
     case IR_OP_BN_GRAD_X: return 4 * row;
     case IR_OP_POOL2D_GRAD: return v->attr.i[4] ? 2 * row : row; /* + a folded relu_grad */

@@ -51,7 +51,8 @@ void ir_print_layer_attrs(FILE *out, const IrValue *v) {
     case IR_OP_BN_NORM:
     case IR_OP_BN_GRAD:
     case IR_OP_BN_GRAD_X:
-        fprintf(out, " eps=%.9g%s", v->attr.f[0], v->op == IR_OP_BN_NORM && i[0] ? " fixed" : "");
+        fprintf(out, " eps=%.9g%s%s", v->attr.f[0], v->op == IR_OP_BN_NORM && i[0] ? " fixed" : "",
+                v->op == IR_OP_BN_NORM && i[1] ? " relu" : "");
         break;
     case IR_OP_RUNNING_UPDATE:
         fprintf(out, " \"%s\" momentum=%.9g%s", v->attr.param ? v->attr.param->name : "?",

@@ -10,7 +10,9 @@
  * or tanh as it stores each output (codegen_linear.c). A relu whose input
  * is a direct convolution (CONV2D) is likewise applied by the
  * convolution's kernel (relu was 10 % of batch-256 inference of
- * examples/fashion_cnn.aai), and so is a max pooling over tiles (stride =
+ * examples/fashion_cnn.aai), a relu after a batch norm by the batch
+ * norm's (in training too: its gradient reads the normalization's input,
+ * not its output), and so is a max pooling over tiles (stride =
  * kernel, no padding) of a convolution nothing else reads: the runtime
  * pools each sample while its convolution is still in cache (storing the
  * unpooled planes and reading them back took a fifth of that inference).
@@ -138,16 +140,18 @@ static void fold_bias(IrFunc *f, size_t at) {
     absorb(f, add, p);
 }
 
-/* act(x) for a dense product x, or relu(x) for a CONV2D x: the activation
- * joins x's op (LINEAR: attr.i[0] set, attr.fn the function; CONV2D:
- * attr.i[4], relu only, applied by the runtime's convolution).
+/* act(x) for a dense product x, or relu(x) for a CONV2D or BN_NORM x: the
+ * activation joins x's op (LINEAR: attr.i[0] set, attr.fn the function;
+ * CONV2D: attr.i[4], BN_NORM: attr.i[1], relu only, applied by the
+ * runtime's kernel).
  * act_grad(x, act, dy) becomes act_grad(x, x, dy): both now the
  * activation's output, the only one it reads. */
 static void fold_activation(IrFunc *f, IrValue *act) {
     IrValue *x = act->in[0];
-    if (x->op == IR_OP_CONV2D) {
-        if (act->attr.fn != IR_FN_RELU || x->attr.i[4] || !only_act_reads(f, x, act)) return;
-        x->attr.i[4] = 1;
+    if (x->op == IR_OP_CONV2D || x->op == IR_OP_BN_NORM) {
+        int64_t *relu = &x->attr.i[x->op == IR_OP_CONV2D ? 4 : 1];
+        if (act->attr.fn != IR_FN_RELU || *relu || !only_act_reads(f, x, act)) return;
+        *relu = 1;
     } else {
         bool bare = x->op == IR_OP_LINEAR ? !x->attr.i[0] : is_dense_product(x);
         if (!bare || !only_act_reads(f, x, act)) return;

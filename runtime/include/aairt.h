@@ -179,9 +179,11 @@ void aairt_pool2d_grad(const float *x, const float *dy, float *dx, int64_t batch
  * BN_GRAD_X. stats [2, C]: the mean, then the biased variance. */
 void aairt_batch_norm_stats(const float *x, float *stats, int64_t batch, int64_t channels,
                             int64_t inner);
-/* y = (x - mean) / sqrt(var + eps) * weight + bias. */
+/* y = (x - mean) / sqrt(var + eps) * weight + bias, then relu(y) = y > 0
+ * ? y : 0 when `relu` is non-zero. */
 void aairt_batch_norm(const float *x, const float *stats, const float *weight, const float *bias,
-                      float eps, float *y, int64_t batch, int64_t channels, int64_t inner);
+                      float eps, int relu, float *y, int64_t batch, int64_t channels,
+                      int64_t inner);
 /* g [3, C] from dy: the weight's gradient, the bias's, then weight *
  * rstd (rstd = 1 / sqrt(var + eps)), which aairt_batch_norm_grad_x reads. */
 void aairt_batch_norm_grad(const float *dy, const float *x, const float *stats,

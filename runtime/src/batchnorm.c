@@ -24,6 +24,7 @@
  * count. No FMA contraction: the portable build and the AVX2 clone give
  * the same bits. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -47,6 +48,7 @@ typedef struct BnJob {
     const float *x, *dy, *stats, *weight, *bias, *g;
     float *out;
     float eps;
+    int relu; /* BN_NORM: relu applied (passes/fuse.c folds one in) */
     int64_t batch, channels, inner;
     int parts;
     void (*run)(const struct BnJob *j, int64_t c0, int64_t c1);
@@ -177,9 +179,36 @@ static void stats_run(const BnJob *j, int64_t c0, int64_t c1) {
     else stats_planes(j, c0, c1);
 }
 
+/* relu as generated code computes it: x > 0 ? x : 0 (NaN gives 0). */
+static inline float relu_of(float x) { return x > 0.0f ? x : 0.0f; }
+
 /* y = x scale + shift, per channel: scale = w rstd, shift = b - mean scale
- * (PyTorch's form). Dense layers ([batch, C], inner 1) go row by row with
- * the block's coefficients in arrays, so the loop runs along the channels. */
+ * (PyTorch's form), then the relu when one is folded in. Dense layers
+ * ([batch, C], inner 1) go row by row with the block's coefficients in
+ * arrays, so the loop runs along the channels. */
+static inline __attribute__((always_inline)) void
+norm_block(const BnJob *j, int64_t b0, int64_t nb, const float *scale, const float *shift,
+           bool relu) {
+    for (int64_t n = 0; n < j->batch; n++) {
+        const float *x = plane(j, j->x, n, b0);
+        float *y = j->out + (x - j->x);
+        if (j->inner == 1) {
+            for (int64_t c = 0; c < nb; c++) {
+                float v = x[c] * scale[c] + shift[c];
+                y[c] = relu ? relu_of(v) : v;
+            }
+            continue;
+        }
+        for (int64_t c = 0; c < nb; c++, x += j->inner, y += j->inner) {
+            float a = scale[c], s = shift[c];
+            for (int64_t i = 0; i < j->inner; i++) {
+                float v = x[i] * a + s;
+                y[i] = relu ? relu_of(v) : v;
+            }
+        }
+    }
+}
+
 VECTOR_CLONES
 static void norm_run(const BnJob *j, int64_t c0, int64_t c1) {
     float scale[BLOCK], shift[BLOCK];
@@ -191,18 +220,8 @@ static void norm_run(const BnJob *j, int64_t c0, int64_t c1) {
             scale[c] = (float)a;
             shift[c] = (float)(j->bias[b0 + c] - mean * a);
         }
-        for (int64_t n = 0; n < j->batch; n++) {
-            const float *x = plane(j, j->x, n, b0);
-            float *y = j->out + (x - j->x);
-            if (j->inner == 1) {
-                for (int64_t c = 0; c < nb; c++) y[c] = x[c] * scale[c] + shift[c];
-                continue;
-            }
-            for (int64_t c = 0; c < nb; c++, x += j->inner, y += j->inner) {
-                float a = scale[c], s = shift[c];
-                for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * a + s;
-            }
-        }
+        if (j->relu) norm_block(j, b0, nb, scale, shift, true);
+        else norm_block(j, b0, nb, scale, shift, false);
     }
 }
 
@@ -313,9 +332,11 @@ void aairt_batch_norm_stats(const float *x, float *stats, int64_t batch, int64_t
 }
 
 void aairt_batch_norm(const float *x, const float *stats, const float *weight, const float *bias,
-                      float eps, float *y, int64_t batch, int64_t channels, int64_t inner) {
+                      float eps, int relu, float *y, int64_t batch, int64_t channels,
+                      int64_t inner) {
     BnJob j = {.x = x, .stats = stats, .weight = weight, .bias = bias, .out = y, .eps = eps,
-               .batch = batch, .channels = channels, .inner = inner, .run = norm_run};
+               .relu = relu, .batch = batch, .channels = channels, .inner = inner,
+               .run = norm_run};
     bn_run(&j);
 }
 

@@ -5,7 +5,8 @@
  * channels than one block holds) and feature maps (planes whose sizes
  * leave a remainder after the 16-float lanes), on data whose mean is far
  * from 0. Outputs are fenced by guard floats, and a job big enough to be
- * cut over threads gives the same bits at 1 and 3 threads. */
+ * cut over threads gives the same bits at 1 and 3 threads. A folded relu
+ * gives the relu of the normalization, bit for bit. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ static void tensors_free(Tensors *s) {
 
 static void run_all(const Case *t, Tensors *s) {
     aairt_batch_norm_stats(s->x, s->stats, t->batch, t->channels, t->inner);
-    aairt_batch_norm(s->x, s->stats, s->w, s->b, eps, s->y, t->batch, t->channels, t->inner);
+    aairt_batch_norm(s->x, s->stats, s->w, s->b, eps, 0, s->y, t->batch, t->channels, t->inner);
     aairt_batch_norm_grad(s->dy, s->x, s->stats, s->w, eps, s->g, t->batch, t->channels, t->inner);
     aairt_batch_norm_grad_x(s->dy, s->x, s->stats, s->g, eps, s->dx, t->batch, t->channels,
                             t->inner);
@@ -147,4 +148,27 @@ static void expect_same_bits_threaded(const Case *t) {
 Test(batchnorm, threads_change_no_bits) {
     expect_same_bits_threaded(&(Case){48, 5, 300});  /* planes, an uneven cut */
     expect_same_bits_threaded(&(Case){1024, 80, 1}); /* rows, blocks of 64 + 16 */
+}
+
+Test(batchnorm, folded_relu_is_the_relu_of_the_normalization) {
+    const Case cases[] = {{4, 70, 1}, {3, 4, 49}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const Case *t = &cases[k];
+        Tensors s = tensors_new(t);
+        float *y = guarded(s.n);
+        aairt_batch_norm_stats(s.x, s.stats, t->batch, t->channels, t->inner);
+        aairt_batch_norm(s.x, s.stats, s.w, s.b, eps, 0, s.y, t->batch, t->channels, t->inner);
+        aairt_batch_norm(s.x, s.stats, s.w, s.b, eps, 1, y, t->batch, t->channels, t->inner);
+        int64_t zeroed = 0;
+        for (int64_t i = 0; i < s.n; i++) {
+            float want = s.y[i] > 0.0f ? s.y[i] : 0.0f;
+            cr_expect(!memcmp(&y[i], &want, sizeof want), "y[%lld] %g, want %g", (long long)i,
+                      (double)y[i], (double)want);
+            zeroed += s.y[i] <= 0.0f;
+        }
+        cr_expect(zeroed > 0 && zeroed < s.n, "both signs occur");
+        expect_guards(y, s.n, "y with relu");
+        guarded_free(y);
+        tensors_free(&s);
+    }
 }
