@@ -272,8 +272,8 @@ static void flat_store(const Flat *f, const AairtWindow *w, const Sink *out, flo
     }
     for (int64_t o = 0; o < out_channels; o++)
         for (int64_t oh = 0; oh < w->out_height; oh++)
-            memcpy(y + (o * w->out_height + oh) * w->out_width, f->out + o * f->positions + oh * f->wp,
-                   (size_t)w->out_width * sizeof(float));
+            aairt_copy_row(y + (o * w->out_height + oh) * w->out_width,
+                           f->out + o * f->positions + oh * f->wp, w->out_width);
 }
 
 static bool conv_flat(const float *x, const float *weight, const float *bias, int relu,

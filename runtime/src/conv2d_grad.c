@@ -140,8 +140,8 @@ static void stage_rows(const GradW *g, float *d, int64_t n, int64_t o) {
     for (int64_t j = 0; j < OBLOCK && o + j < g->outs; j++) {
         const float *src = g->dy + (n * g->outs + o + j) * pixels;
         for (int64_t oh = 0; oh < w->out_height; oh++)
-            memcpy(d + j * g->positions + oh * g->wp, src + oh * w->out_width,
-                   (size_t)w->out_width * sizeof(float));
+            aairt_copy_row(d + j * g->positions + oh * g->wp, src + oh * w->out_width,
+                           w->out_width);
     }
 }
 

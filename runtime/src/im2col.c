@@ -77,9 +77,8 @@ static void unpad_image(const Scratch *s, float *x) {
     const AairtWindow *w = &s->w;
     for (int64_t c = 0; c < w->channels; c++)
         for (int64_t h = 0; h < w->height; h++)
-            memcpy(x + (c * w->height + h) * w->width,
-                   s->image + (c * s->hp + h + w->padding) * s->wp + w->padding,
-                   (size_t)w->width * sizeof(float));
+            aairt_copy_row(x + (c * w->height + h) * w->width,
+                           s->image + (c * s->hp + h + w->padding) * s->wp + w->padding, w->width);
 }
 
 /* One sample's column matrix from the padded image; k and d constant when
