@@ -1,5 +1,6 @@
-/* batchnorm.c - batch normalization in training, for generated code (IR
- * ops BN_STATS, BN_NORM, BN_GRAD and BN_GRAD_X, compiler/codegen_layers.c).
+/* batchnorm.c - batch normalization, for generated code (IR ops BN_STATS,
+ * BN_NORM, BN_GRAD and BN_GRAD_X, compiler/codegen_layers.c): in training,
+ * and in inference, where BN_NORM gets the running statistics instead.
  *
  * x is [batch, C, inner] (inner: the product of the axes after the
  * channels; 1 for a dense layer's [batch, C]); each channel is normalized
