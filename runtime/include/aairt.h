@@ -172,11 +172,11 @@ void aairt_pool2d(const float *x, float *y, int64_t batch, const AairtWindow *w,
  * relu's gradient applied too. */
 void aairt_pool2d_grad(const float *x, const float *dy, float *dx, int64_t batch,
                        const AairtWindow *w, int avg, int relu);
-/* Batch normalization in training (runtime/src/batchnorm.c), over x
- * [batch, channels, inner] (inner: the product of the axes after the
- * channels, 1 for [batch, C]), per channel over its batch x inner
- * elements. Generated code calls them for BN_STATS, BN_NORM, BN_GRAD and
- * BN_GRAD_X. stats [2, C]: the mean, then the biased variance. */
+/* Batch normalization (runtime/src/batchnorm.c), over x [batch, channels,
+ * inner] (inner: the product of the axes after the channels, 1 for
+ * [batch, C]), per channel over its batch x inner elements. Generated code
+ * calls them for BN_STATS, BN_NORM, BN_GRAD and BN_GRAD_X. stats [2, C]:
+ * the mean, then the biased variance (in inference, the running ones). */
 void aairt_batch_norm_stats(const float *x, float *stats, int64_t batch, int64_t channels,
                             int64_t inner);
 /* y = (x - mean) / sqrt(var + eps) * weight + bias, then relu(y) = y > 0
