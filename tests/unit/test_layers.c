@@ -22,12 +22,33 @@
 
 static const SrcLoc L0 = {0, 0, 0, 0};
 
+/* A module under test with its arena and diagnostics, opened in place (the
+ * module keeps a pointer to the arena); module_close frees them with the
+ * test's JIT. */
+typedef struct TestModule {
+    Arena arena;
+    Diag *diag;
+    IrModule *m;
+} TestModule;
+
+static IrModule *module_open(TestModule *tm, const char *name) {
+    tm->arena = (Arena){0};
+    tm->diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
+    tm->m = ir_module_new(&tm->arena, tm->diag, name);
+    return tm->m;
+}
+
+static void module_close(TestModule *tm, Jit *j) {
+    jit_free(j);
+    diag_free(tm->diag);
+    arena_free(&tm->arena);
+}
+
 
 Test(layers, batch_norm_running_stats) {
     enum { B = 4, C = 2, HW = 3 };
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "bn");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "bn");
     IrParam *w = ir_param_new(m, "bn.weight", ir_shape(1, (int64_t[]){C}), IR_INIT_ONES, C, C, L0);
     IrParam *rm = ir_param_new(m, "bn.running_mean", ir_shape(1, (int64_t[]){C}), IR_INIT_ZEROS, C, C, L0);
     IrParam *rv = ir_param_new(m, "bn.running_var", ir_shape(1, (int64_t[]){C}), IR_INIT_ONES, C, C, L0);
@@ -86,18 +107,15 @@ Test(layers, batch_norm_running_stats) {
     free(mom);
     free(vel);
     free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
 }
 
 /* Inference normalizes with the running statistics in one op, the training
  * kernel's with the statistics held fixed: against the formula. */
 Test(layers, batch_norm_inference_uses_the_running_statistics) {
     enum { B = 3, C = 5, HW = 20 };
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "bn_eval");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "bn_eval");
     IrShape cs = ir_shape(1, (int64_t[]){C});
     IrParam *w = ir_param_new(m, "bn.weight", cs, IR_INIT_ONES, C, C, L0);
     IrParam *b = ir_param_new(m, "bn.bias", cs, IR_INIT_ZEROS, C, C, L0);
@@ -134,16 +152,13 @@ Test(layers, batch_norm_inference_uses_the_running_statistics) {
     }
     free(params);
     free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
 }
 
 Test(layers, dropout_mask) {
     enum { N = 4096 };
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "drop");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "drop");
     IrParam *p = ir_param_new(m, "p", ir_shape(1, (int64_t[]){N}), IR_INIT_ONES, 1, 1, L0);
     IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
     IrValue *pv = ir_build_param(f, p, L0);
@@ -187,9 +202,7 @@ Test(layers, dropout_mask) {
     free(grads);
     free(st);
     free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
 }
 
 /* Row-local kernels (im2col, col2im, pooling and its gradient, element-wise
@@ -234,9 +247,8 @@ static IrValue *split_block(IrFunc *f, IrParam *b) {
 }
 
 Test(layers, batch_split_kernels_match_one_thread) {
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "split");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "split");
     IrParam *b = ir_param_new(m, "b", ir_shape2(SHW, SHW), IR_INIT_ZEROS, 1, 1, L0);
     IrFunc *fp = ir_func_new(m, IR_ENTRY_PREDICT);
     fp->output = split_block(fp, b);
@@ -262,9 +274,7 @@ Test(layers, batch_split_kernels_match_one_thread) {
     cr_expect_gt(one.loss, 0.0f, "the block computed nothing");
     free(one.out), free(one.grads), free(three.out), free(three.grads);
     free(params), free(x);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
 }
 
 /* A convolution's forward pass and gradients through the whole pipeline
@@ -351,9 +361,8 @@ static double *conv_reference(const ConvCase *t, const double *x, const float *w
 }
 
 static void check_conv_case(const ConvCase *t) {
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "conv");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "conv");
     int64_t k = t->kern, nw = t->outs * t->chans * k * k;
     IrParam *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){t->outs, t->chans, k, k}),
                               IR_INIT_ZEROS, t->chans * k * k, t->outs * k * k, L0);
@@ -425,9 +434,7 @@ static void check_conv_case(const ConvCase *t) {
                  "gradients differ at 3 threads");
     free(one.y), free(one.grads), free(three.y), free(three.grads);
     free(params), free(x), free(dw), free(db), free(want), free(h), free(dh), free(ds);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
 }
 
 Test(layers, convolution_matches_direct_reference_at_any_thread_count) {
@@ -457,9 +464,8 @@ static void conv_params(IrModule *m, const ConvCase *t, IrParam **w, IrParam **b
  * Both give relu of the definition. */
 Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
     const ConvCase t = {3, 2, 9, 7, 5, 3, 1, 1};
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "fuse");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "fuse");
     int64_t k = t.kern, nw = t.outs * t.chans * k * k;
     IrParam *w, *b;
     conv_params(m, &t, &w, &b);
@@ -496,9 +502,7 @@ Test(layers, relu_folds_into_a_convolution_it_alone_reads) {
                   (long long)i, (double)y[i], expect);
     }
     free(params), free(xs), free(y), free(h), free(dw), free(db), free(dh), free(want), free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
 }
 
 /* The k x k tile of channel plane `plane` ([OH, OW]) at pooled (ph, pw):
@@ -525,9 +529,8 @@ static double tile_of(const double *plane, int64_t ow_n, int64_t k, int64_t ph, 
  * threads. */
 Test(layers, max_pooling_folds_into_a_convolution_it_alone_reads) {
     const ConvCase t = {5, 2, 9, 7, 5, 3, 1, 1};
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "fuse_pool");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "fuse_pool");
     int64_t k = t.kern, nw = t.outs * t.chans * k * k;
     IrParam *w, *b;
     conv_params(m, &t, &w, &b);
@@ -581,9 +584,7 @@ Test(layers, max_pooling_folds_into_a_convolution_it_alone_reads) {
                  "predict differs at 3 threads");
     free(one.y), free(one.grads), free(three.y), free(three.grads);
     free(params), free(xv), free(h), free(dw), free(db), free(dh), free(want);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
 }
 
 /* A training step with loss sum(act(conv(x s))^2), act = relu (folded into
@@ -593,9 +594,8 @@ Test(layers, max_pooling_folds_into_a_convolution_it_alone_reads) {
  * folded. The parameters are set by index, so both models start alike. */
 static float train_act_conv(bool relu, float **grads, int64_t *np, bool *folded) {
     enum { B = 3, C = 2, H = 7, W = 6, O = 5, K = 3 };
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "act");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "act");
     IrParam *w = ir_param_new(m, "w", ir_shape(4, (int64_t[]){O, C, K, K}), IR_INIT_ZEROS, 1, 1, L0);
     IrParam *b = ir_param_new(m, "b", ir_shape(1, (int64_t[]){O}), IR_INIT_ZEROS, 1, 1, L0);
     IrParam *s = ir_param_new(m, "s", ir_shape(3, (int64_t[]){C, H, W}), IR_INIT_ZEROS, 1, 1, L0);
@@ -620,9 +620,7 @@ static float train_act_conv(bool relu, float **grads, int64_t *np, bool *folded)
     AairtStepArgs ta = {p, *grads, ar, xs, NULL, NULL, &loss, &opt, B};
     jit_entry(j, IR_ENTRY_TRAIN)(&ta);
     free(p), free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
     return loss;
 }
 
@@ -669,12 +667,12 @@ static FoldCount fold_count(const IrFunc *f, IrOpKind op) {
     return count;
 }
 
-/* Compiles m (fuse on or off), counts `op` in f, runs one train step at
- * `batch` rows of `x_floats` each (parameters sin, inputs cos, optimizer
- * off) and returns the gradients (malloc'd). Frees the module's diag and
- * arena. */
-static float *fused_step_grads(IrModule *m, IrFunc *f, Diag *diag, Arena *arena, bool fuse,
-                               IrOpKind op, int64_t batch, int64_t x_floats, FoldCount *count) {
+/* Compiles tm's module (fuse on or off), counts `op` in f, runs one train
+ * step at `batch` rows of `x_floats` each (parameters sin, inputs cos,
+ * optimizer off) and returns the gradients (malloc'd). Closes tm. */
+static float *fused_step_grads(TestModule *tm, IrFunc *f, bool fuse, IrOpKind op, int64_t batch,
+                               int64_t x_floats, FoldCount *count) {
+    IrModule *m = tm->m;
     PipelineOptions po = pipeline_options_default();
     po.fuse = fuse;
     Jit *j = jit_compile_with(m, po);
@@ -691,9 +689,7 @@ static float *fused_step_grads(IrModule *m, IrFunc *f, Diag *diag, Arena *arena,
     AairtStepArgs ta = {params, grads, ar, xs, NULL, NULL, &loss_v, &opt, batch};
     jit_entry(j, IR_ENTRY_TRAIN)(&ta);
     free(params), free(xs), free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(arena);
+    module_close(tm, j);
     return grads;
 }
 
@@ -703,9 +699,8 @@ static float *fused_step_grads(IrModule *m, IrFunc *f, Diag *diag, Arena *arena,
  * with p [4, 6]: the last sum of p's slices is p's gradient itself.
  * Returns the gradients (malloc'd) and what the plan did with SLICE_ADD. */
 static float *slice_sum_grads(bool fuse, int64_t batch, FoldCount *count) {
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "slices");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "slices");
     IrParam *pp = ir_param_new(m, "p", ir_shape(2, (int64_t[]){4, 6}), IR_INIT_ZEROS, 1, 1, L0);
     IrParam *pq = ir_param_new(m, "q", ir_shape(2, (int64_t[]){4, 6}), IR_INIT_ZEROS, 1, 1, L0);
     IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
@@ -723,7 +718,7 @@ static float *slice_sum_grads(bool fuse, int64_t batch, FoldCount *count) {
         loss = loss ? ir_build_binary(f, IR_OP_ADD, loss, term, L0) : term;
     }
     f->loss = loss;
-    return fused_step_grads(m, f, diag, &arena, fuse, IR_OP_SLICE_ADD, batch, 24, count);
+    return fused_step_grads(&tm, f, fuse, IR_OP_SLICE_ADD, batch, 24, count);
 }
 
 /* Sums of slice gradients become SLICE_ADDs, in place where their input
@@ -745,9 +740,8 @@ Test(layers, slice_gradient_sums_are_added_in_place) {
  * (malloc'd) and what the plan did with MATMUL_ACC. */
 static float *step_sum_grads(bool fuse, int64_t batch, int64_t in, int64_t out,
                              FoldCount *count) {
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "steps");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "steps");
     IrParam *pw = ir_param_new(m, "w", ir_shape(2, (int64_t[]){in, out}), IR_INIT_ZEROS, 1, 1, L0);
     IrFunc *f = ir_func_new(m, IR_ENTRY_TRAIN);
     IrValue *x = ir_build_input(f, IR_SLOT_X, IR_F32, ir_shape(3, (int64_t[]){IR_BATCH, 3, in}), L0);
@@ -761,7 +755,7 @@ static float *step_sum_grads(bool fuse, int64_t batch, int64_t in, int64_t out,
         loss = loss ? ir_build_binary(f, IR_OP_ADD, loss, term, L0) : term;
     }
     f->loss = loss;
-    return fused_step_grads(m, f, diag, &arena, fuse, IR_OP_MATMUL_ACC, batch, 3 * in, count);
+    return fused_step_grads(&tm, f, fuse, IR_OP_MATMUL_ACC, batch, 3 * in, count);
 }
 
 /* The per-step weight gradients accumulate into their sum (MATMUL_ACC, in
@@ -788,9 +782,8 @@ Test(layers, weight_gradients_accumulate_over_steps) {
  * operand, so MATMUL_ACC must not update it in place (the product would
  * read what it writes); the prediction equals the unfused one. */
 static float *self_accumulating_predict(bool fuse, FoldCount *count) {
-    Arena arena = {0};
-    Diag *diag = diag_new(stderr, DIAG_FORMAT_HUMAN);
-    IrModule *m = ir_module_new(&arena, diag, "self_acc");
+    TestModule tm;
+    IrModule *m = module_open(&tm, "self_acc");
     IrShape sq = ir_shape(2, (int64_t[]){20, 20});
     IrParam *pp = ir_param_new(m, "p", sq, IR_INIT_ZEROS, 1, 1, L0);
     IrParam *pq = ir_param_new(m, "q", sq, IR_INIT_ZEROS, 1, 1, L0);
@@ -815,9 +808,7 @@ static float *self_accumulating_predict(bool fuse, FoldCount *count) {
     AairtStepArgs pa = {params, NULL, ar, xs, NULL, y, NULL, NULL, batch};
     jit_entry(j, IR_ENTRY_PREDICT)(&pa);
     free(params), free(ar);
-    jit_free(j);
-    diag_free(diag);
-    arena_free(&arena);
+    module_close(&tm, j);
     return y;
 }
 
