@@ -1,12 +1,15 @@
 /* test_optim.c - optimizer parity with torch.optim and schedules. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fixture_util.h"
 #include "optim.h"
+#include "pool.h"
 
 /* Replays a fixture's three gradients and compares with PyTorch. */
 static void check_fixture(const char *name, AairtOptimizerKind kind) {
@@ -272,4 +275,66 @@ Test(optim, every_nonfinite_gradient_or_parameter_is_reported) {
      * step then goes to 0, as in PyTorch). */
     cr_expect(!screened(&cases[5], 3e38f, 0.5f), "adam: a finite gradient flagged");
     cr_expect(!screened(&cases[0], -3e38f, 0.5f), "sgd: a finite gradient flagged");
+}
+
+/* Moments that decay into the subnormal range are flushed to zero while
+ * the update runs (optim.c, "Subnormal moments"), except in Adam with
+ * eps = 0, whose denominator can be subnormal itself; and every thread
+ * that ran a part computes subnormals again afterwards. */
+enum { DECAY_N = 40000 }; /* over SPLIT_MIN: 2 threads take a range each */
+
+/* This thread's floating-point mode keeps subnormal results. */
+static bool keeps_subnormals(void) {
+    volatile float tiny = FLT_MIN;
+    volatile float half = tiny * 0.5f;
+    return half != 0.0f;
+}
+
+static void record_mode(void *ctx, int part) { ((int *)ctx)[part] = keeps_subnormals(); }
+
+/* One step with gradient `first`, then `steps` with a zero gradient, so
+ * that the moment halves each step (beta1 or momentum 0.5); returns the
+ * largest first moment (momentum buffer) left. */
+static float decayed_moment(AairtOptimizerKind kind, float eps, float first, int steps,
+                            int threads) {
+    AairtOptimizerSpec spec;
+    aairt_optimizer_spec_default(&spec, kind);
+    spec.beta1 = 0.5f;
+    spec.momentum = 0.5f;
+    spec.eps = eps;
+    AairtOptimizer opt;
+    cr_assert_eq(aairt_optimizer_init(&opt, &spec, DECAY_N, NULL), 0);
+    float *p = malloc(DECAY_N * sizeof *p), *g = malloc(DECAY_N * sizeof *g);
+    cr_assert(p && g);
+    for (int i = 0; i < DECAY_N; i++) p[i] = 1.0f, g[i] = first;
+    aairt_set_threads(threads);
+    aairt_optimizer_step(&opt, p, g, DECAY_N);
+    for (int i = 0; i < DECAY_N; i++) g[i] = 0.0f;
+    for (int s = 0; s < steps; s++) aairt_optimizer_step(&opt, p, g, DECAY_N);
+    cr_expect_eq(opt.nonfinite, 0, "%s: a finite step flagged", aairt_optimizer_kind_name(kind));
+    float most = 0.0f;
+    for (int i = 0; i < DECAY_N; i++) most = fmaxf(most, fabsf(opt.m[i]));
+    cr_expect(keeps_subnormals(), "the caller's floating-point mode was not restored");
+    int kept[2] = {0, 0};
+    for (int r = 0; r < 20; r++) {
+        aairt_pool_run(record_mode, kept, 2);
+        cr_expect(kept[0] && kept[1], "a pool thread's floating-point mode was not restored");
+    }
+    aairt_set_threads(1);
+    aairt_optimizer_free(&opt);
+    free(p), free(g);
+    return most;
+}
+
+Test(optim, subnormal_moments_are_flushed_to_zero) {
+    /* Adam: m = 5e-18 halves to ~1.3e-40 in 75 steps; v (1e-37) stays normal */
+    for (int threads = 1; threads <= 2; threads++) {
+        cr_expect_eq(decayed_moment(AAIRT_OPT_ADAM, 1e-8f, 1e-17f, 75, threads), 0.0f,
+                     "adam, %d threads: a subnormal moment was kept", threads);
+        cr_expect_eq(decayed_moment(AAIRT_OPT_SGD, 0, 1e-30f, 30, threads), 0.0f,
+                     "sgd, %d threads: a subnormal momentum was kept", threads);
+    }
+    float kept = decayed_moment(AAIRT_OPT_ADAM, 0.0f, 1e-17f, 75, 2);
+    cr_expect(kept > 0.0f && kept < FLT_MIN, "adam with eps = 0 flushed its moments (%g)",
+              (double)kept);
 }
