@@ -170,15 +170,17 @@ static int adam_step(AairtOptimizer *opt, float *restrict p,
  * floats a part are not worth a handoff. */
 enum { SPLIT_MIN = 1 << 14, LINE = 16 };
 
-/* Subnormal moments. A weight whose gradient is zero in most steps (the
- * MLP's first layer reads Fashion-MNIST's border pixels, nearly always 0)
- * keeps a first moment that shrinks by beta1 a step, down through the
- * subnormal range, where an x86 core takes a microcode assist for each
- * operation that reads or makes a subnormal. That cost Adam a quarter of
- * its time in a fashion_mlp epoch (103-110 us a step at 1 thread against
- * 79-81 with subnormals flushed). So the update runs with flush-to-zero
- * and denormals-are-zero set, as under torch.set_flush_denormal(True),
- * and the thread's mode is restored afterwards. What a subnormal moment
+/* Subnormal moments. A weight whose gradient stays zero for many steps
+ * (those of a hidden unit whose relu stays off) keeps a first moment that
+ * shrinks by beta1 a step, down through the subnormal range, where an x86
+ * core takes a microcode assist for each operation that reads or makes a
+ * subnormal: at step 900 of fashion_mlp 23,686 of its 235,146 first
+ * moments were subnormal, most on 52 of the first layer's 256 units.
+ * That cost Adam a quarter of its time in a fashion_mlp epoch (103-110 us
+ * a step at 1 thread against 79-81 with subnormals flushed). So the
+ * update runs with flush-to-zero and denormals-are-zero set, as under
+ * torch.set_flush_denormal(True), and the thread's mode is restored
+ * afterwards. What a subnormal moment
  * (below 1.2e-38) adds to a parameter, lr/bc1 x m / (sqrt(v) c + eps), is
  * under lr / (1 - beta1) x 1.2e-30 for eps >= 1e-8 (1.2e-32 with the
  * defaults): less than half the last bit of any parameter above ~1e-24
