@@ -175,20 +175,20 @@ enum { SPLIT_MIN = 1 << 14, LINE = 16 };
  * shrinks by beta1 a step, down through the subnormal range, where an x86
  * core takes a microcode assist for each operation that reads or makes a
  * subnormal: at step 900 of fashion_mlp 23,686 of its 235,146 first
- * moments were subnormal, most on 52 of the first layer's 256 units.
- * That cost Adam a quarter of its time in a fashion_mlp epoch (103-110 us
- * a step at 1 thread against 79-81 with subnormals flushed). So the
- * update runs with flush-to-zero and denormals-are-zero set, as under
+ * moments were subnormal, most on 52 of the first layer's 256 units. That
+ * cost Adam a quarter of its time in a fashion_mlp epoch (103-110 us a
+ * step at 1 thread against 79-81 with subnormals flushed). So the update
+ * runs with flush-to-zero and denormals-are-zero set, as under
  * torch.set_flush_denormal(True), and the thread's mode is restored
- * afterwards. What a subnormal moment
- * (below 1.2e-38) adds to a parameter, lr/bc1 x m / (sqrt(v) c + eps), is
- * under lr / (1 - beta1) x 1.2e-30 for eps >= 1e-8 (1.2e-32 with the
- * defaults): less than half the last bit of any parameter above ~1e-24
- * then. So parameters of normal size come out the same bits
- * (fashion_mlp's trained weights are identical with and without the
- * flush), and the moments hold 0 where they would hold a subnormal.
- * SGD's momentum decays the same way and moves the parameters by lr x
- * buf, so it flushes too. With eps = 0 Adam's denominator can itself be
+ * afterwards. What a subnormal moment (below 1.2e-38) adds to a parameter,
+ * lr/bc1 x m / (sqrt(v) c + eps), is under lr / (1 - beta1) x 1.2e-30
+ * for eps >= 1e-8 (1.2e-32 with the defaults): less than half the last
+ * bit of any parameter above ~1e-24 then. So parameters of normal size
+ * come out the same bits (fashion_mlp's trained weights are identical
+ * with and without the flush), and the moments hold 0 where they would
+ * hold a subnormal.
+ * SGD's momentum decays the same way and moves the parameters by lr x buf,
+ * so it flushes too. With eps = 0 Adam's denominator can itself be
  * subnormal, so Adam then keeps subnormals. On other CPUs the update runs
  * as written. */
 typedef struct FpMode {
