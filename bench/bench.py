@@ -172,7 +172,7 @@ class Bench:
         start = self.res.get("peak_gflops", {})
         peaks = {"start": start}
         peaks.update(self.res.get("peak_gflops_after", {}))
-        short = [f"{k} ({self.short_probe(p)})" for k, p in peaks.items() if self.short_probe(p)]
+        short = [f"{k} ({probe})" for k, p in peaks.items() if (probe := self.short_probe(p))]
         slow = [f"{k} ({p['avx2_t1']} vs {start['avx2_t1']} GFLOP/s)" for k, p in peaks.items()
                 if start.get("avx2_t1") and p.get("avx2_t1", 0) < 0.8 * start["avx2_t1"]]
         msgs = []
